@@ -1,0 +1,40 @@
+# The README's commands. Every target that builds first installs missing Debian packages
+# (scripts/install-deps.sh: a fast no-op when everything is present).
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-slow test-all sanitize format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The default suite: everything but the `slow` and `e2e` labels (about a few minutes).
+test: build
+	cd $(BUILD_DIR) && ctest -j $(JOBS) -LE 'slow|e2e' --output-on-failure
+
+# Longer suites: learning tests and multi-process end-to-end tests.
+test-slow: build
+	cd $(BUILD_DIR) && ctest -j 1 -L 'slow|e2e' --output-on-failure
+
+test-all: build
+	cd $(BUILD_DIR) && ctest -j $(JOBS) --output-on-failure
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, in a separate build tree.
+sanitize: deps
+	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS="-DPONDER_SANITIZE=ON $(CMAKE_FLAGS)"
+
+format:
+	git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan build-bench

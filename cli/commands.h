@@ -1,0 +1,11 @@
+// Subcommands of the `ponder` binary. Each Add*Command registers one subcommand on `app`;
+// when it runs, it stores its process exit code in `exit_code`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace ponder::cli {
+
+void AddConfigCommand(CLI::App& app, int& exit_code);
+
+}  // namespace ponder::cli

@@ -1,0 +1,33 @@
+// `ponder config check FILE [key=value ...]`: load, validate, print the resolved config.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "trainer/job_config.h"
+
+namespace ponder::cli {
+
+void AddConfigCommand(CLI::App& app, int& exit_code) {
+  CLI::App* config = app.add_subcommand("config", "Inspect job config files");
+  config->require_subcommand(1);
+
+  CLI::App* check = config->add_subcommand(
+      "check", "Load and validate a job config; print it fully resolved (defaults included)");
+  auto file = std::make_shared<std::string>();
+  auto overrides = std::make_shared<std::vector<std::string>>();
+  check->add_option("file", *file, "YAML job file")->required();
+  check->add_option("overrides", *overrides, "dotted key=value overrides, e.g. trainer.lr=1e-5");
+  check->callback([file, overrides, &exit_code] {
+    absl::StatusOr<trainer::JobConfig> job = trainer::LoadJobConfig(*file, *overrides);
+    if (!job.ok()) {
+      std::cerr << job.status().message() << "\n";
+      exit_code = 1;
+      return;
+    }
+    std::cout << config::ToYaml(*job);
+    exit_code = 0;
+  });
+}
+
+}  // namespace ponder::cli

@@ -1,0 +1,39 @@
+# Finds every third-party package once, in an order that keeps LibTorch's CMake config from
+# defining its own protobuf targets before the real ones exist.
+
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM)
+  # The sloppiness settings let ccache cache translation units that use a precompiled header.
+  set(PONDER_CCACHE ${CMAKE_COMMAND} -E env
+      CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+      ${CCACHE_PROGRAM})
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${PONDER_CCACHE})
+endif()
+
+find_package(Threads REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_package(nlohmann_json CONFIG REQUIRED)
+find_package(yaml-cpp CONFIG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(spdlog CONFIG REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
+find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
+
+find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+
+find_package(Torch REQUIRED)
+if(PONDER_WITH_CUDA AND NOT TORCH_CUDA_LIBRARIES)
+  message(FATAL_ERROR "PONDER_WITH_CUDA=ON but the LibTorch found at ${Torch_DIR} has no CUDA "
+                      "support; point CMAKE_PREFIX_PATH at a CUDA build of LibTorch.")
+endif()
+
+if(PONDER_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(PONDER_BUILD_BENCHMARKS)
+  find_package(benchmark CONFIG REQUIRED)
+endif()

@@ -1,0 +1,67 @@
+# Uniform targets: one library per folder (ponder_<folder>, alias ponder::<folder>), test
+# binaries labelled for CTest, and one shared precompiled header for LibTorch users.
+
+# A LibTorch translation unit spends 10-20 s parsing LibTorch's headers; every TORCH target
+# reuses this one precompiled header (cmake/torch_pch.h) instead.
+function(_ponder_torch_pch)
+  if(TARGET ponder_torch_pch)
+    return()
+  endif()
+  set(stub "${CMAKE_CURRENT_BINARY_DIR}/ponder_torch_pch.cc")
+  file(WRITE "${stub}" "// Holds the shared LibTorch precompiled header.\n")
+  add_library(ponder_torch_pch OBJECT "${stub}")
+  target_link_libraries(ponder_torch_pch PUBLIC ${TORCH_LIBRARIES})
+  target_precompile_headers(ponder_torch_pch PRIVATE ${PROJECT_SOURCE_DIR}/cmake/torch_pch.h)
+endfunction()
+
+function(_ponder_use_torch target)
+  _ponder_torch_pch()
+  target_link_libraries(${target} PUBLIC ${TORCH_LIBRARIES})
+  target_precompile_headers(${target} REUSE_FROM ponder_torch_pch)
+endfunction()
+
+# ponder_cc_library(NAME folder SRCS a.cc ... [DEPS targets...] [TORCH])
+function(ponder_cc_library)
+  cmake_parse_arguments(ARG "TORCH" "NAME" "SRCS;DEPS" ${ARGN})
+  set(target ponder_${ARG_NAME})
+  add_library(${target} ${ARG_SRCS})
+  add_library(ponder::${ARG_NAME} ALIAS ${target})
+  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${target} PUBLIC ${ARG_DEPS})
+  if(ARG_TORCH)
+    _ponder_use_torch(${target})
+  endif()
+endfunction()
+
+# ponder_cc_binary(NAME exe SRCS ... [DEPS ...] [TORCH])
+function(ponder_cc_binary)
+  cmake_parse_arguments(ARG "TORCH" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+  if(ARG_TORCH)
+    _ponder_use_torch(${ARG_NAME})
+  endif()
+endfunction()
+
+# ponder_cc_test(NAME bin SRCS ... [DEPS ...] [LABELS slow|e2e ...] [TORCH])
+# Every test case becomes its own CTest test; the default `make test` run skips labels
+# `slow` and `e2e`. Tests run from the source root so that they find tests/data.
+function(ponder_cc_test)
+  cmake_parse_arguments(ARG "TORCH" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  if(ARG_TORCH)
+    _ponder_use_torch(${ARG_NAME})
+  endif()
+  set(props ENVIRONMENT "PONDER_SOURCE_DIR=${PROJECT_SOURCE_DIR};PONDER_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  if(ARG_LABELS)
+    list(APPEND props LABELS "${ARG_LABELS}")
+  endif()
+  gtest_discover_tests(${ARG_NAME}
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+    DISCOVERY_MODE PRE_TEST
+    DISCOVERY_TIMEOUT 60
+    PROPERTIES ${props})
+endfunction()

@@ -1,0 +1,27 @@
+#include "trainer/job_config.h"
+
+#include <algorithm>
+#include <iterator>
+
+#include "base/logging.h"
+
+namespace ponder::trainer {
+
+void RunOptions::Bind(config::Binder& b) {
+  b.Field("name", name).NotEmpty();
+  b.Field("dir", dir).NotEmpty();
+  b.Field("seed", seed).AtLeast(0);
+  b.Field("log_level", log_level)
+      .Must(std::find(std::begin(kLogLevels), std::end(kLogLevels), log_level) !=
+                std::end(kLogLevels),
+            "be one of trace, debug, info, warn, error, off (got '" + log_level + "')");
+}
+
+void JobConfig::Bind(config::Binder& b) { b.Field("run", run); }
+
+absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path,
+                                        const std::vector<std::string>& overrides) {
+  return config::LoadFile<JobConfig>(path, overrides);
+}
+
+}  // namespace ponder::trainer

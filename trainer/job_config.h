@@ -1,0 +1,34 @@
+// The job config: one YAML file per job (DESIGN.md §5), one section per component. Each
+// section's options struct lives with its component; this file gathers them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/config.h"
+
+namespace ponder::trainer {
+
+// `run:` — identity and housekeeping of one job.
+struct RunOptions {
+  std::string name = "ponder";
+  std::string dir = "runs/ponder";  // the run directory: config, metrics, samples, checkpoints
+  int64_t seed = 1;
+  std::string log_level = "info";
+
+  void Bind(config::Binder& b);
+};
+
+struct JobConfig {
+  RunOptions run;
+
+  void Bind(config::Binder& b);
+};
+
+// Loads a job file and applies dotted `key=value` overrides.
+absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path,
+                                        const std::vector<std::string>& overrides = {});
+
+}  // namespace ponder::trainer
