@@ -5,7 +5,7 @@ BUILD_TYPE ?= Release
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-slow test-all sanitize format clean
+.PHONY: all deps build test test-slow test-all bench sanitize format clean
 
 all: build
 
@@ -28,6 +28,14 @@ test-slow: build
 
 test-all: build
 	cd $(BUILD_DIR) && ctest -j $(JOBS) --output-on-failure
+
+# Benchmarks (bench/): a Release build of its own; `make bench BENCH="tokenizer decode"` runs
+# only those named.
+bench: deps
+	[ -f build-bench/build.ninja ] || cmake -S . -B build-bench -G Ninja \
+	  -DCMAKE_BUILD_TYPE=Release -DPONDER_BUILD_TESTS=OFF -DPONDER_BUILD_BENCHMARKS=ON $(CMAKE_FLAGS)
+	cmake --build build-bench -j $(JOBS)
+	BUILD_DIR=build-bench bench/run.sh $(BENCH)
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, in a separate build tree.
 sanitize: deps

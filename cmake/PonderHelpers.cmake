@@ -20,11 +20,18 @@ function(_ponder_use_torch target)
   target_precompile_headers(${target} REUSE_FROM ponder_torch_pch)
 endfunction()
 
-# ponder_cc_library(NAME folder SRCS a.cc ... [DEPS targets...] [TORCH])
+# ponder_cc_library(NAME folder SRCS a.cc ... [PLAIN_SRCS b.cc ...] [DEPS targets...] [TORCH])
+# With TORCH, SRCS get the shared LibTorch precompiled header; PLAIN_SRCS are sources of the
+# same library that do not include LibTorch and are compiled without it (loading the PCH
+# alone costs several seconds per file).
 function(ponder_cc_library)
-  cmake_parse_arguments(ARG "TORCH" "NAME" "SRCS;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "TORCH" "NAME" "SRCS;PLAIN_SRCS;DEPS" ${ARGN})
   set(target ponder_${ARG_NAME})
-  add_library(${target} ${ARG_SRCS})
+  add_library(${target} ${ARG_SRCS} ${ARG_PLAIN_SRCS})
+  if(ARG_PLAIN_SRCS)
+    set_source_files_properties(${ARG_PLAIN_SRCS} TARGET_DIRECTORY ${target}
+                                PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+  endif()
   add_library(ponder::${ARG_NAME} ALIAS ${target})
   target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
   target_link_libraries(${target} PUBLIC ${ARG_DEPS})
@@ -45,6 +52,8 @@ function(ponder_cc_binary)
 endfunction()
 
 # ponder_cc_test(NAME bin SRCS ... [DEPS ...] [LABELS slow|e2e ...] [TORCH])
+# TORCH: the test's own sources include LibTorch (they get the PCH); a test that only links
+# a LibTorch library through DEPS does not need it.
 # Every test case becomes its own CTest test; the default `make test` run skips labels
 # `slow` and `e2e`. Tests run from the source root so that they find tests/data.
 function(ponder_cc_test)
