@@ -1,0 +1,25 @@
+// String normalisation of a math answer before it is parsed or compared. Each rule is
+// listed here and has a unit test in tests/reward/math_cases.tsv:
+//  - math delimiters go: $...$, \(...\), \[...\]; \displaystyle
+//  - \left / \right / \big... sizing goes (\left. too); spacing commands \! \, \; \: go,
+//    \quad, "\ " and ~ become a space
+//  - \dfrac, \tfrac, \cfrac become \frac
+//  - thousands separators written in LaTeX: 1{,}234 and 10,\!080 become 1234 and 10080
+//    (plain 1,234 is read by the parser, outside brackets only)
+//  - degrees go: ^\circ, ^{\circ}, \circ, \degree, °
+//  - \% becomes %, "percent" becomes %; \$ and a leading $ sign go (dollars)
+//  - trailing units go: a trailing \text{...} / \mbox{...} / \mathrm{...} after a value
+//    (with a power such as ^2), and trailing unit words (cm, meters, dollars, hours ...)
+//  - " and " between items becomes ","
+//  - a trailing period goes; spaces are collapsed and trimmed
+//  - Unicode: − – × ÷ · π ∞ √ ≤ ≥ ≠ ± ∪ ² ³ and no-break / thin spaces become LaTeX/ASCII
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ponder::reward::internal {
+
+std::string NormalizeAnswer(std::string_view answer);
+
+}  // namespace ponder::reward::internal

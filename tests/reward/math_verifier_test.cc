@@ -1,0 +1,98 @@
+// The math verifier: normalisation, extraction and equivalence cases from data files (one
+// case per line in tests/reward/cases/), plus the verifier's own behaviour.
+#include "reward/math_verifier.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "reward/internal/math_expr.h"
+#include "reward/internal/math_normalize.h"
+#include "tests/testing.h"
+
+namespace ponder::reward {
+namespace {
+
+struct CaseLine {
+  int line = 0;
+  std::vector<std::string> fields;
+};
+
+// Reads a tab-separated case file; '#' lines and blank lines are skipped.
+std::vector<CaseLine> ReadCases(const std::string& name) {
+  std::string path = testing::SourcePath("tests/reward/cases/" + name);
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << "cannot read " << path;
+  std::vector<CaseLine> cases;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    CaseLine c;
+    c.line = number;
+    c.fields = absl::StrSplit(line, '\t');
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+TEST(MathNormalizeTest, CasesFromFile) {
+  std::vector<CaseLine> cases = ReadCases("math_normalize.tsv");
+  ASSERT_GT(cases.size(), 40u);
+  for (const CaseLine& c : cases) {
+    ASSERT_EQ(c.fields.size(), 2u) << "math_normalize.tsv:" << c.line;
+    EXPECT_EQ(internal::NormalizeAnswer(c.fields[0]), c.fields[1])
+        << "math_normalize.tsv:" << c.line << ": " << c.fields[0];
+  }
+}
+
+TEST(MathExtractTest, CasesFromFile) {
+  std::vector<CaseLine> cases = ReadCases("math_extract.tsv");
+  ASSERT_GT(cases.size(), 10u);
+  MathOptions options;
+  for (const CaseLine& c : cases) {
+    ASSERT_EQ(c.fields.size(), 3u) << "math_extract.tsv:" << c.line;
+    std::string response = absl::StrReplaceAll(c.fields[0], {{"\\n", "\n"}});
+    std::optional<ExtractedAnswer> got = ExtractMathAnswer(response, options);
+    ASSERT_TRUE(got.has_value()) << "math_extract.tsv:" << c.line;
+    EXPECT_EQ(got->answer, c.fields[1]) << "math_extract.tsv:" << c.line;
+    EXPECT_EQ(got->method, c.fields[2]) << "math_extract.tsv:" << c.line;
+  }
+}
+
+TEST(MathEquivalenceTest, CasesFromFile) {
+  std::vector<CaseLine> cases = ReadCases("math_equivalence.tsv");
+  ASSERT_GT(cases.size(), 100u);
+  MathOptions options;
+  for (const CaseLine& c : cases) {
+    ASSERT_TRUE(c.fields.size() == 3u || c.fields.size() == 2u)
+        << "math_equivalence.tsv:" << c.line;
+    const std::string& verdict = c.fields[0];
+    ASSERT_TRUE(verdict == "=" || verdict == "!=") << "math_equivalence.tsv:" << c.line;
+    std::string pred = c.fields.size() == 3 ? c.fields[2] : "";
+    bool equal = MathAnswersEqual(c.fields[1], pred, options);
+    std::string parsed_gold, parsed_pred;
+    if (auto e = internal::ParseMath(internal::NormalizeAnswer(c.fields[1])); e.ok()) {
+      parsed_gold = internal::ToString(*e);
+    } else {
+      parsed_gold = std::string(e.status().message());
+    }
+    if (auto e = internal::ParseMath(internal::NormalizeAnswer(pred)); e.ok()) {
+      parsed_pred = internal::ToString(*e);
+    } else {
+      parsed_pred = std::string(e.status().message());
+    }
+    EXPECT_EQ(equal, verdict == "=")
+        << "math_equivalence.tsv:" << c.line << ": gold '" << c.fields[1] << "' pred '" << pred
+        << "'\n  gold parsed: " << parsed_gold << "\n  pred parsed: " << parsed_pred;
+  }
+}
+
+}  // namespace
+}  // namespace ponder::reward
