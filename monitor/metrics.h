@@ -1,0 +1,58 @@
+// Metrics and samples of a run (DESIGN.md §4 MetricsSink, §6 metric names).
+//
+// A step's metrics are a flat map from verl-style names ("reward/score/mean") to numbers; the
+// run directory keeps them as one JSON line per step in metrics.jsonl and the step's sampled
+// trajectories in samples/step_<N>.jsonl.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ponder::monitor {
+
+// Ordered so that files list the names in a stable order.
+using Metrics = std::map<std::string, double>;
+
+// Adds `<prefix>/mean`, `<prefix>/max` and `<prefix>/min` of `values` (nothing when empty).
+void AddSummary(Metrics& metrics, const std::string& prefix, const std::vector<double>& values);
+// Adds `<prefix>/mean` and `<prefix>/std` (population std) of `values` (nothing when empty).
+void AddMeanStd(Metrics& metrics, const std::string& prefix, const std::vector<double>& values);
+
+class MetricsSink {
+ public:
+  virtual ~MetricsSink() = default;
+  virtual absl::Status Write(int64_t step, const Metrics& metrics) = 0;
+  virtual absl::Status WriteSamples(int64_t step, const std::vector<nlohmann::json>& samples) = 0;
+};
+
+// Writes `<dir>/metrics.jsonl` (one `{"step": N, "wall_time": unix seconds, "metrics": {...}}`
+// line per step, flushed at once) and `<dir>/samples/step_<N>.jsonl` (one sample per line).
+class RunDirSink : public MetricsSink {
+ public:
+  // Creates the directories. With `resume_step` >= 0, lines of metrics.jsonl after that step
+  // (written by a run that died before its next checkpoint) are dropped, so the file holds
+  // each step once.
+  static absl::StatusOr<std::unique_ptr<RunDirSink>> Create(const std::string& dir,
+                                                            int64_t resume_step = -1);
+
+  absl::Status Write(int64_t step, const Metrics& metrics) override;
+  absl::Status WriteSamples(int64_t step, const std::vector<nlohmann::json>& samples) override;
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  explicit RunDirSink(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+};
+
+// Reads metrics.jsonl back: step -> metrics. A malformed line is an error naming file and line.
+absl::StatusOr<std::map<int64_t, Metrics>> ReadMetricsFile(const std::string& path);
+
+}  // namespace ponder::monitor
