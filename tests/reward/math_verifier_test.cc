@@ -66,15 +66,14 @@ TEST(MathExtractTest, CasesFromFile) {
   }
 }
 
-TEST(MathEquivalenceTest, CasesFromFile) {
-  std::vector<CaseLine> cases = ReadCases("math_equivalence.tsv");
-  ASSERT_GT(cases.size(), 100u);
+void CheckEquivalenceFile(const std::string& file, size_t min_cases) {
+  std::vector<CaseLine> cases = ReadCases(file);
+  ASSERT_GT(cases.size(), min_cases);
   MathOptions options;
   for (const CaseLine& c : cases) {
-    ASSERT_TRUE(c.fields.size() == 3u || c.fields.size() == 2u)
-        << "math_equivalence.tsv:" << c.line;
+    ASSERT_TRUE(c.fields.size() == 3u || c.fields.size() == 2u) << file << ":" << c.line;
     const std::string& verdict = c.fields[0];
-    ASSERT_TRUE(verdict == "=" || verdict == "!=") << "math_equivalence.tsv:" << c.line;
+    ASSERT_TRUE(verdict == "=" || verdict == "!=") << file << ":" << c.line;
     std::string pred = c.fields.size() == 3 ? c.fields[2] : "";
     bool equal = MathAnswersEqual(c.fields[1], pred, options);
     std::string parsed_gold, parsed_pred;
@@ -89,10 +88,16 @@ TEST(MathEquivalenceTest, CasesFromFile) {
       parsed_pred = std::string(e.status().message());
     }
     EXPECT_EQ(equal, verdict == "=")
-        << "math_equivalence.tsv:" << c.line << ": gold '" << c.fields[1] << "' pred '" << pred
+        << file << ":" << c.line << ": gold '" << c.fields[1] << "' pred '" << pred
         << "'\n  gold parsed: " << parsed_gold << "\n  pred parsed: " << parsed_pred;
   }
 }
+
+// Hand-written cases: each normalisation rule, known hard pairs, structures.
+TEST(MathEquivalenceTest, CasesFromFile) { CheckEquivalenceFile("math_equivalence.tsv", 100); }
+
+// Verdicts computed by SymPy (tests/reward/make_math_sympy_cases.py).
+TEST(MathEquivalenceTest, SympyCasesFromFile) { CheckEquivalenceFile("math_sympy.tsv", 100); }
 
 }  // namespace
 }  // namespace ponder::reward
