@@ -17,7 +17,12 @@ void RunOptions::Bind(config::Binder& b) {
             "be one of trace, debug, info, warn, error, off (got '" + log_level + "')");
 }
 
-void JobConfig::Bind(config::Binder& b) { b.Field("run", run); }
+void JobConfig::Bind(config::Binder& b) {
+  b.Field("run", run);
+  b.Field("data", data);
+  b.Field("algorithm", algorithm);
+  b.Field("trainer", trainer);
+}
 
 absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path,
                                         const std::vector<std::string>& overrides) {

@@ -8,6 +8,9 @@
 
 #include "absl/status/statusor.h"
 #include "base/config.h"
+#include "trainer/algorithm_options.h"
+#include "trainer/data_options.h"
+#include "trainer/trainer_options.h"
 
 namespace ponder::trainer {
 
@@ -23,6 +26,9 @@ struct RunOptions {
 
 struct JobConfig {
   RunOptions run;
+  DataOptions data;            // trainer/data_options.h
+  AlgorithmOptions algorithm;  // trainer/algorithm_options.h
+  TrainerOptions trainer;      // trainer/trainer_options.h
 
   void Bind(config::Binder& b);
 };
