@@ -4,6 +4,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "model/tokenizer_bpe.h"
+#include "model/tokenizer_char.h"
 #include "model/tokenizer_llama2c.h"
 #include "model/tokenizer_sentencepiece.h"
 #include "model/tokenizer_utf8.h"
@@ -56,18 +58,31 @@ void StreamDecoder::Finish(std::string* out) {
 namespace {
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadFile(const std::string& path) {
+  if (absl::EndsWith(path, ".json")) {
+    std::string config =
+        (std::filesystem::path(path).parent_path() / "tokenizer_config.json").string();
+    absl::StatusOr<std::unique_ptr<BpeTokenizer>> tok = BpeTokenizer::Load(path, config);
+    if (!tok.ok()) return tok.status();
+    return std::unique_ptr<Tokenizer>(std::move(*tok));
+  }
   if (absl::EndsWith(path, ".model")) return LoadSentencePieceModel(path);
   if (absl::EndsWith(path, ".bin")) return LoadLlama2cTokenizer(path);
   return absl::InvalidArgumentError(absl::StrCat(
       "cannot tell the tokenizer format of '", path,
       "': expected a folder, a tokenizer.json, a sentencepiece .model, a llama2.c .bin or "
-      "builtin:<name>"));
+      "chars:<alphabet>"));
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path) {
   namespace fs = std::filesystem;
+  if (absl::StartsWith(path, "chars:")) {
+    absl::StatusOr<std::unique_ptr<CharTokenizer>> tok =
+        CharTokenizer::Create(std::string_view(path).substr(6));
+    if (!tok.ok()) return tok.status();
+    return std::unique_ptr<Tokenizer>(std::move(*tok));
+  }
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
     // A sentencepiece model is the source of truth where a folder has one (LLaMA-2 folders

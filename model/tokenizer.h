@@ -4,7 +4,7 @@
 //   - byte-level BPE from a Hugging Face `tokenizer.json` (GPT-2, Qwen2/2.5/3, LLaMA-3),
 //   - sentencepiece BPE `.model` files with byte fallback (LLaMA-2, llama2.c's tok512.model),
 //   - llama2.c `tokenizer.bin` files (pieces + scores, same merge-by-score algorithm),
-//   - a character vocabulary for the built-in tasks (`builtin:arithmetic`).
+//   - a character vocabulary for the built-in tasks (`chars:0123456789+-*()=,>:`).
 //
 //   PONDER_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer("models/qwen3"));
 //   PONDER_ASSIGN_OR_RETURN(std::vector<int32_t> ids, tok->Encode("Hello", {.add_bos = true}));
@@ -110,7 +110,7 @@ class StreamDecoder {
 //   - a folder: its `tokenizer.json`, else `tokenizer.model`, else `tokenizer.bin`
 //     (`tokenizer_config.json` beside it supplies BOS/EOS/PAD names when present);
 //   - `*.json`: byte-level BPE; `*.model`: sentencepiece; `*.bin`: llama2.c;
-//   - `builtin:<name>`: a built-in character vocabulary (see tokenizer_char.h).
+//   - `chars:<alphabet>`: a character vocabulary (see tokenizer_char.h).
 // Errors name the file and what is wrong with it.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path);
 
