@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 
 namespace ponder::reward::internal {
 namespace {
@@ -55,7 +56,6 @@ Value Numeric(Complex z) {
 }
 
 bool Finite(const Complex& z) { return std::isfinite(z.real()) && std::isfinite(z.imag()); }
-
 
 std::optional<Value> Eval(const Expr& e, const Env& env);
 
