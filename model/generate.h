@@ -1,0 +1,50 @@
+// Single-sequence text generation: what `ponder generate` runs. (Batched generation with
+// continuous batching is the rollout engine's job; it drives DecoderImpl::Step directly.)
+//
+// This header does not include LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "model/model_options.h"
+#include "model/sampling.h"
+
+namespace ponder::model {
+
+class DecoderImpl;
+
+struct GenerationParams {
+  int64_t max_new_tokens = 256;
+  SamplingParams sampling;
+  uint64_t seed = 1;              // seeds a std::mt19937_64 used only for sampling
+  std::vector<int32_t> stop_ids;  // generation ends before any of these (not included)
+};
+
+// Runs `prompt` (non-empty) through `model` and samples up to `params.max_new_tokens` tokens,
+// calling `on_token` with each as it is chosen (a non-OK Status from it stops generation and
+// is returned). Returns the generated ids without the stop token. The prompt plus the new
+// tokens must fit the model's max_position_embeddings.
+absl::StatusOr<std::vector<int32_t>> GenerateIds(
+    DecoderImpl& model, const std::vector<int32_t>& prompt, const GenerationParams& params,
+    const std::function<absl::Status(int32_t)>& on_token = nullptr);
+
+struct GenerateOptions {
+  ModelOptions model;  // path, tokenizer (default: found next to the model), dtype, device
+  std::string prompt;  // encoded with the tokenizer's BOS first when it has one
+  GenerationParams params;
+};
+
+// Loads the model and tokenizer, generates a continuation of the prompt and passes its text
+// to `emit` as it is produced, in whole UTF-8 characters; special tokens are not printed.
+// Generation stops at the model's or tokenizer's end-of-sequence token (for llama2.c models
+// also at BOS, as run.c does) or after max_new_tokens.
+absl::Status GenerateText(const GenerateOptions& options,
+                          const std::function<void(std::string_view)>& emit);
+
+}  // namespace ponder::model

@@ -1,0 +1,116 @@
+#include "model/internal/cpu_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+// Each kernel is compiled for AVX-512, AVX2+FMA and baseline x86-64, chosen at load time.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define PONDER_MULTIVERSION \
+  __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define PONDER_MULTIVERSION
+#endif
+#define PONDER_INLINE inline __attribute__((always_inline))
+
+namespace ponder::model::internal {
+namespace {
+
+// Eight independent partial sums, so the compiler can keep them in one vector register.
+PONDER_INLINE float Dot(const float* a, const float* b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  }
+  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+PONDER_INLINE void Axpy(float* y, float a, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+}  // namespace
+
+PONDER_MULTIVERSION
+void CachedAttention(const CachedAttentionArgs& a, int64_t begin, int64_t end) {
+  const int64_t hd = a.head_dim, kvh = a.num_kv_heads;
+  const int64_t rep = a.num_heads / kvh;
+  const int64_t t_stride = kvh * hd;
+  std::vector<float> scores;
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t row = item / kvh, g = item % kvh;
+    const int64_t slot = a.row_slot[row];
+    const int64_t len = a.row_pos[row] + 1;
+    const float* kbase = a.k + slot * a.max_len * t_stride + g * hd;
+    const float* vbase = a.v + slot * a.max_len * t_stride + g * hd;
+    const float* q = a.q + (row * a.num_heads + g * rep) * hd;
+    float* out = a.out + (row * a.num_heads + g * rep) * hd;
+    scores.resize(static_cast<size_t>(rep * len));
+    for (int64_t t = 0; t < len; ++t) {
+      const float* kt = kbase + t * t_stride;
+      for (int64_t r = 0; r < rep; ++r) scores[r * len + t] = Dot(q + r * hd, kt, hd) * a.scale;
+    }
+    for (int64_t r = 0; r < rep; ++r) {
+      float* s = scores.data() + r * len;
+      float m = s[0];
+      for (int64_t t = 1; t < len; ++t) m = std::max(m, s[t]);
+      float sum = 0;
+      for (int64_t t = 0; t < len; ++t) {
+        s[t] = std::exp(s[t] - m);
+        sum += s[t];
+      }
+      const float inv = 1.0f / sum;
+      for (int64_t t = 0; t < len; ++t) s[t] *= inv;
+      std::fill(out + r * hd, out + (r + 1) * hd, 0.0f);
+    }
+    for (int64_t t = 0; t < len; ++t) {
+      const float* vt = vbase + t * t_stride;
+      for (int64_t r = 0; r < rep; ++r) Axpy(out + r * hd, scores[r * len + t], vt, hd);
+    }
+  }
+}
+
+PONDER_MULTIVERSION
+void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float eps, int64_t begin,
+             int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * n;
+    float* o = out + r * n;
+    const float inv = 1.0f / std::sqrt(Dot(xr, xr, n) / static_cast<float>(n) + eps);
+    for (int64_t i = 0; i < n; ++i) o[i] = xr[i] * inv * weight[i];
+  }
+}
+
+PONDER_MULTIVERSION
+void ApplyRope(float* x, const int64_t* row_pos, const float* cos, const float* sin, int64_t heads,
+               int64_t head_dim, int64_t begin, int64_t end) {
+  const int64_t half = head_dim / 2;
+  for (int64_t r = begin; r < end; ++r) {
+    const float* c = cos + row_pos[r] * half;
+    const float* s = sin + row_pos[r] * half;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* x1 = x + (r * heads + h) * head_dim;
+      float* x2 = x1 + half;
+      for (int64_t i = 0; i < half; ++i) {
+        const float a = x1[i], b = x2[i];
+        x1[i] = a * c[i] - b * s[i];
+        x2[i] = b * c[i] + a * s[i];
+      }
+    }
+  }
+}
+
+PONDER_MULTIVERSION
+void SiluMul(const float* gate, const float* up, float* out, int64_t n, int64_t begin,
+             int64_t end) {
+  for (int64_t i = begin * n; i < end * n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+}  // namespace ponder::model::internal
