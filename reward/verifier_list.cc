@@ -5,6 +5,7 @@
 #include "reward/format_verifier.h"
 #include "reward/math_verifier.h"
 #include "reward/multiple_choice_verifier.h"
+#include "reward/remote_verifier.h"
 #include "reward/verifier_registry.h"
 
 namespace ponder::reward {
@@ -18,6 +19,8 @@ void RegisterBuiltinVerifiers(VerifierRegistry& registry) {
       "exact_match", "answer text equals the gold (whitespace/case-insensitive)");
   registry.Register<MultipleChoiceVerifier>("multiple_choice",
                                             "chosen option letter equals the gold letter");
+  registry.Register<RemoteVerifier>(
+      "remote", "forwards to a RewardService (custom verifiers in any language)");
   registry.Register<FormatVerifier>(
       "format", "response matches a regex or a tag structure such as <think>..</think><answer>");
 }

@@ -55,6 +55,10 @@ absl::StatusOr<std::unique_ptr<Verifier>> VerifierRegistry::Create(
     return absl::NotFoundError(absl::StrCat("unknown verifier '", name,
                                             "' (registered: ", absl::StrJoin(Names(), ", "), ")"));
   }
+  if (options.empty() && options.path().empty()) {
+    // No block at all: decode an empty one, so that messages still say where ("options").
+    return CreateFromYaml(name, "{}", "(default options)");
+  }
   absl::StatusOr<std::unique_ptr<Verifier>> verifier = entry->factory(options);
   if (!verifier.ok()) {
     return Annotate(verifier.status(), absl::StrCat("verifier '", name, "'"));

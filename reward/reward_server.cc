@@ -1,0 +1,160 @@
+#include "reward/reward_server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "ponder/v1/reward.grpc.pb.h"
+#include "reward/internal/proto_convert.h"
+
+namespace ponder::reward {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+// Compares without an early exit, so that timing does not reveal the token.
+bool SameSecret(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+class ScoreReactor : public grpc::ServerUnaryReactor {
+ public:
+  ScoreReactor() : cancel_(std::make_shared<std::atomic<bool>>(false)) {}
+  void OnDone() override { delete this; }
+  void OnCancel() override { cancel_->store(true); }
+  const CancelFlag& cancel() const { return cancel_; }
+
+ private:
+  CancelFlag cancel_;
+};
+
+}  // namespace
+
+class RewardServer::Service : public ponder::v1::RewardService::CallbackService {
+ public:
+  Service(std::shared_ptr<const Reward> reward, std::string token)
+      : reward_(std::move(reward)), token_(std::move(token)) {}
+
+  grpc::ServerUnaryReactor* Score(grpc::CallbackServerContext* context,
+                                  const ponder::v1::ScoreRequest* request,
+                                  ponder::v1::ScoreResponse* response) override {
+    auto* reactor = new ScoreReactor();
+    if (!Authorized(context, request->token())) {
+      reactor->Finish(Unauthenticated());
+      return reactor;
+    }
+    if (!(request->timeout_s() >= 0) || request->timeout_s() > 86400) {
+      reactor->Finish(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       absl::StrCat("timeout_s must be between 0 and 86400 seconds (got ",
+                                    request->timeout_s(), ")")));
+      return reactor;
+    }
+    std::vector<VerifyInput> items;
+    std::vector<std::string> ids;
+    items.reserve(request->items_size());
+    ids.reserve(request->items_size());
+    for (const auto& item : request->items()) {
+      items.push_back(internal::ItemToInput(item));
+      ids.push_back(item.id());
+    }
+    BatchOptions options;
+    options.verifier = request->verifier();
+    if (request->timeout_s() > 0) options.timeout = absl::Seconds(request->timeout_s());
+    absl::Status status = reward_->ScoreBatchAsync(
+        std::move(items), options,
+        [reactor, response, ids = std::move(ids)](std::vector<ItemResult> results) {
+          for (size_t i = 0; i < results.size(); ++i) {
+            internal::ItemResultToProto(results[i], ids[i], response->add_results());
+          }
+          reactor->Finish(grpc::Status::OK);
+        },
+        reactor->cancel());
+    if (!status.ok()) reactor->Finish(ToGrpc(status));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ListVerifiers(grpc::CallbackServerContext* context,
+                                          const ponder::v1::ListVerifiersRequest* request,
+                                          ponder::v1::ListVerifiersResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (!Authorized(context, "")) {
+      reactor->Finish(Unauthenticated());
+      return reactor;
+    }
+    for (const VerifierInfo& info : reward_->ListVerifiers()) {
+      auto* out = response->add_verifiers();
+      out->set_name(info.name);
+      out->set_description(info.description);
+    }
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+ private:
+  bool Authorized(grpc::CallbackServerContext* context, const std::string& request_token) const {
+    if (token_.empty()) return true;
+    if (!request_token.empty()) return SameSecret(request_token, token_);
+    auto it = context->client_metadata().find("authorization");
+    if (it == context->client_metadata().end()) return false;
+    std::string value(it->second.data(), it->second.size());
+    const std::string prefix = "Bearer ";
+    if (value.compare(0, prefix.size(), prefix) != 0) return false;
+    return SameSecret(value.substr(prefix.size()), token_);
+  }
+
+  static grpc::Status Unauthenticated() {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "this reward server requires a token: set reward.token (or "
+                        "ScoreRequest.token, or the header 'authorization: Bearer <token>')");
+  }
+
+  std::shared_ptr<const Reward> reward_;
+  std::string token_;
+};
+
+absl::StatusOr<std::unique_ptr<RewardServer>> RewardServer::Start(
+    const RewardServerOptions& options, std::shared_ptr<const Reward> reward) {
+  size_t colon = options.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == options.listen.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("listen address '", options.listen,
+                                                   "' must be HOST:PORT, e.g. 0.0.0.0:50061"));
+  }
+  std::unique_ptr<RewardServer> server(new RewardServer());
+  server->service_ = std::make_unique<Service>(std::move(reward), options.token);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.RegisterService(server->service_.get());
+  const int max_bytes = static_cast<int>(std::min<int64_t>(options.max_message_mb, 2000) << 20);
+  builder.SetMaxReceiveMessageSize(max_bytes);
+  builder.SetMaxSendMessageSize(max_bytes);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen, " (address in use or not local?)"));
+  }
+  server->address_ = absl::StrCat(options.listen.substr(0, colon), ":", server->port_);
+  return server;
+}
+
+RewardServer::~RewardServer() { Shutdown(absl::Seconds(1)); }
+
+void RewardServer::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr || shut_down_.exchange(true)) return;
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  server_->Wait();
+}
+
+void RewardServer::Wait() { server_->Wait(); }
+
+}  // namespace ponder::reward

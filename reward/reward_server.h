@@ -1,0 +1,54 @@
+// RewardService over gRPC (proto/ponder/v1/reward.proto): `Score` (a batch),
+// `ListVerifiers`, and the standard gRPC health service. Served by `ponder reward --listen`.
+//
+// When a token is configured, every call must carry it: in ScoreRequest.token, or as the
+// metadata "authorization: Bearer <token>"; otherwise the call fails UNAUTHENTICATED.
+// Items are scored on the Reward's pool; the gRPC threads never wait on a verifier.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "reward/reward.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace ponder::reward {
+
+struct RewardServerOptions {
+  std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
+  std::string token;                   // required from clients when not empty
+  int64_t max_message_mb = 256;
+};
+
+class RewardServer {
+ public:
+  // Starts serving `reward` (which must outlive the server only as long as the shared_ptr
+  // keeps it). Fails when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<RewardServer>> Start(const RewardServerOptions& options,
+                                                             std::shared_ptr<const Reward> reward);
+  ~RewardServer();
+
+  int port() const { return port_; }
+  // host:port with the bound port ("127.0.0.1:40123").
+  const std::string& address() const { return address_; }
+  // Stops accepting calls and waits up to `grace` for running ones (then cancels them).
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+  // Blocks until the server has shut down.
+  void Wait();
+
+ private:
+  class Service;
+  RewardServer() = default;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::string address_;
+  std::atomic<bool> shut_down_{false};
+};
+
+}  // namespace ponder::reward
