@@ -31,7 +31,7 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-std::string Join(const std::string& dir, std::string_view rel) {
+std::string Join(const std::string& dir, absl::string_view rel) {
   std::string out = dir;
   while (!out.empty() && out.back() == '/') out.pop_back();
   while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
@@ -40,7 +40,7 @@ std::string Join(const std::string& dir, std::string_view rel) {
 }
 
 // Reads "key value" lines (cpu.stat, memory.events, memory.oom_control) for `key`.
-int64_t ReadKeyed(const std::string& path, std::string_view key) {
+int64_t ReadKeyed(const std::string& path, absl::string_view key) {
   absl::StatusOr<std::string> text = ReadSmallFile(path);
   if (!text.ok()) return -1;
   for (absl::string_view line : absl::StrSplit(*text, '\n')) {
@@ -108,7 +108,7 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
   return out;
 }
 
-absl::Status WriteSmallFile(const std::string& path, std::string_view value) {
+absl::Status WriteSmallFile(const std::string& path, absl::string_view value) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_TRUNC);
   if (fd < 0) {
     return absl::Status(
@@ -128,7 +128,7 @@ absl::Status WriteSmallFile(const std::string& path, std::string_view value) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ProcCgroups> ParseProcCgroups(std::string_view text) {
+absl::StatusOr<ProcCgroups> ParseProcCgroups(absl::string_view text) {
   ProcCgroups out;
   int line_no = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
@@ -149,7 +149,7 @@ absl::StatusOr<ProcCgroups> ParseProcCgroups(std::string_view text) {
   return out;
 }
 
-absl::StatusOr<CgroupHost> CgroupHost::Detect(const std::string& root, std::string_view proc_self,
+absl::StatusOr<CgroupHost> CgroupHost::Detect(const std::string& root, absl::string_view proc_self,
                                               int self_pid) {
   PONDER_ASSIGN_OR_RETURN(ProcCgroups self, ParseProcCgroups(proc_self));
   CgroupHost host;

@@ -15,10 +15,10 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "reward/sandbox.h"
 
@@ -29,7 +29,7 @@ struct ProcCgroups {
   std::map<std::string, std::string> v1;  // controller -> path, e.g. "memory" -> "/a/b"
   std::optional<std::string> unified;     // the "0::/path" entry
 };
-absl::StatusOr<ProcCgroups> ParseProcCgroups(std::string_view text);
+absl::StatusOr<ProcCgroups> ParseProcCgroups(absl::string_view text);
 
 struct CgroupLimits {
   int64_t memory_bytes = 0;
@@ -50,7 +50,7 @@ class CgroupHost {
   // `root` is the cgroupfs mount (/sys/fs/cgroup); `proc_self` the text of /proc/self/cgroup;
   // `self_pid` is used on pure v2 when this process must move to a leaf so that controllers
   // can be enabled for its children.
-  static absl::StatusOr<CgroupHost> Detect(const std::string& root, std::string_view proc_self,
+  static absl::StatusOr<CgroupHost> Detect(const std::string& root, absl::string_view proc_self,
                                            int self_pid);
   CgroupLayout layout() const { return layout_; }
   // Creates (or, when a stale one is left over, reuses) the slot cgroup `name`.
@@ -104,6 +104,6 @@ class SlotCgroup {
 
 // Small file helpers shared by the sandbox (errors name the path).
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
-absl::Status WriteSmallFile(const std::string& path, std::string_view value);
+absl::Status WriteSmallFile(const std::string& path, absl::string_view value);
 
 }  // namespace ponder::reward::internal
