@@ -7,6 +7,7 @@
 namespace ponder::cli {
 
 void AddConfigCommand(CLI::App& app, int& exit_code);
+void AddGenerateCommand(CLI::App& app, int& exit_code);
 void AddTokenizeCommand(CLI::App& app, int& exit_code);
 
 }  // namespace ponder::cli

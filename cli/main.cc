@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   ponder::cli::AddConfigCommand(app, exit_code);
+  ponder::cli::AddGenerateCommand(app, exit_code);
   ponder::cli::AddTokenizeCommand(app, exit_code);
 
   CLI11_PARSE(app, argc, argv);
