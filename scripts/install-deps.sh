@@ -20,6 +20,8 @@ packages=(
   bubblewrap libseccomp-dev
   # reference scripts and the Python verifier SDK (Debian's own /usr/bin/python3)
   python3 python3-torch python3-numpy python3-grpcio python3-protobuf
+  # tokenizer benchmark baselines (bench/tokenizer_baseline.py)
+  python3-sentencepiece python3-regex
 )
 
 # One dpkg-query for all packages keeps the no-op case fast.
