@@ -20,6 +20,26 @@
 namespace ponder::model {
 namespace internal {
 
+// Up to this many rows, CpuLinear streams the weights itself; BLAS's GEMM is slow for a few
+// rows (several times slower than a matrix-vector product for one).
+constexpr int64_t kSmallMatmulRows = 4;
+
+// y = x w^T (+ b) for float32 CPU tensors, x [rows, in] contiguous.
+at::Tensor CpuLinear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  const int64_t rows = x.size(0), in = weight.size(1), out = weight.size(0);
+  if (rows > kSmallMatmulRows) return at::linear(x, weight, bias);
+  at::Tensor y = at::empty({rows, out}, x.options());
+  const float* xp = x.data_ptr<float>();
+  const float* wp = weight.data_ptr<float>();
+  const float* bp = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  float* yp = y.data_ptr<float>();
+  // Threads get blocks of weight rows of at least ~256 KB.
+  const int64_t grain = std::max<int64_t>(16, (int64_t{1} << 16) / std::max<int64_t>(1, in));
+  at::parallel_for(0, out, grain,
+                   [&](int64_t b, int64_t e) { SmallMatmul(xp, rows, wp, bp, yp, in, out, b, e); });
+  return y;
+}
+
 // y = x W^T (+ b). Parameters "weight" [out, in] and, optionally, "bias" [out].
 class LinearImpl : public torch::nn::Module {
  public:
@@ -28,9 +48,13 @@ class LinearImpl : public torch::nn::Module {
     if (bias) this->bias = register_parameter("bias", at::zeros({out}));
   }
   at::Tensor forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+  // Float32 CPU rows [rows, in] (see CpuLinear).
+  at::Tensor ForwardCpu(const at::Tensor& x) const;
 
   at::Tensor weight, bias;
 };
+
+at::Tensor LinearImpl::ForwardCpu(const at::Tensor& x) const { return CpuLinear(x, weight, bias); }
 
 // transformers' RMSNorm: computed in float32, scaled by the weight in the input's dtype.
 class RmsNormImpl : public torch::nn::Module {
@@ -209,9 +233,9 @@ class DecoderLayerImpl : public torch::nn::Module {
     const int64_t M = x_in.size(0), hd = c.head_dim;
     at::Tensor x = x_in;
     at::Tensor h = input_layernorm->ForwardCpu(x);
-    at::Tensor q = q_proj->forward(h);
-    at::Tensor k = k_proj->forward(h);
-    at::Tensor v = v_proj->forward(h);
+    at::Tensor q = q_proj->ForwardCpu(h);
+    at::Tensor k = k_proj->ForwardCpu(h);
+    at::Tensor v = v_proj->ForwardCpu(h);
     if (q_norm) {
       q = q_norm->ForwardCpu(q);
       k = k_norm->ForwardCpu(k);
@@ -244,10 +268,10 @@ class DecoderLayerImpl : public torch::nn::Module {
     // Spread over threads only when there is enough work to pay for waking them.
     const int64_t grain = ctx.attention_work < (1 << 16) ? items : 1;
     at::parallel_for(0, items, grain, [&](int64_t b, int64_t e) { CachedAttention(args, b, e); });
-    x = x + o_proj->forward(a);
+    x = x + o_proj->ForwardCpu(a);
     h = post_attention_layernorm->ForwardCpu(x);
-    at::Tensor gate = gate_proj->forward(h);
-    at::Tensor up = up_proj->forward(h);
+    at::Tensor gate = gate_proj->ForwardCpu(h);
+    at::Tensor up = up_proj->ForwardCpu(h);
     const int64_t F = c.intermediate_size;
     at::Tensor act = at::empty_like(gate);
     const float* gp = gate.data_ptr<float>();
@@ -255,7 +279,7 @@ class DecoderLayerImpl : public torch::nn::Module {
     float* ap = act.data_ptr<float>();
     at::parallel_for(0, M, std::max<int64_t>(1, 65536 / F),
                      [&](int64_t b, int64_t e) { SiluMul(gp, upp, ap, F, b, e); });
-    x.add_(down_proj->forward(act));
+    x.add_(down_proj->ForwardCpu(act));
     return x;
   }
 
@@ -589,8 +613,11 @@ absl::StatusOr<at::Tensor> DecoderImpl::Step(KvCache& cache, const std::vector<i
       cache.SetLength(slots[b], cache.length(slots[b]) + static_cast<int64_t>(tokens[b].size()));
     }
     at::Tensor last = M == B ? x : x.index_select(0, to_dev(last_rows));
-    at::Tensor h = ctx.fast ? norm_->ForwardCpu(last.contiguous()) : norm_->forward(last);
-    return Logits(h);
+    if (ctx.fast) {
+      return internal::CpuLinear(norm_->ForwardCpu(last.contiguous()), LmHeadWeight(),
+                                 at::Tensor());
+    }
+    return Logits(norm_->forward(last));
   });
 }
 

@@ -17,13 +17,14 @@
 namespace ponder::model::internal {
 namespace {
 
-// Eight independent partial sums, so the compiler can keep them in one vector register.
+// Sixteen independent partial sums, so the compiler can keep them in vector registers.
 PONDER_INLINE float Dot(const float* a, const float* b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  float acc[16] = {};
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  for (; i + 16 <= n; i += 16) {
+    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
   }
+  for (int j = 0; j < 8; ++j) acc[j] += acc[j + 8];
   float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
   for (; i < n; ++i) sum += a[i] * b[i];
   return sum;
@@ -110,6 +111,16 @@ void SiluMul(const float* gate, const float* up, float* out, int64_t n, int64_t 
   for (int64_t i = begin * n; i < end * n; ++i) {
     const float g = gate[i];
     out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+PONDER_MULTIVERSION
+void SmallMatmul(const float* x, int64_t rows, const float* w, const float* bias, float* y,
+                 int64_t in, int64_t out, int64_t begin, int64_t end) {
+  for (int64_t o = begin; o < end; ++o) {
+    const float* wo = w + o * in;
+    const float b = bias != nullptr ? bias[o] : 0.0f;
+    for (int64_t m = 0; m < rows; ++m) y[m * out + o] = Dot(x + m * in, wo, in) + b;
   }
 }
 

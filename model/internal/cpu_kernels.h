@@ -41,4 +41,10 @@ void ApplyRope(float* x, const int64_t* row_pos, const float* cos, const float* 
 // out[i] = silu(gate[i]) * up[i] for rows [begin, end); all three are [rows, n].
 void SiluMul(const float* gate, const float* up, float* out, int64_t n, int64_t begin, int64_t end);
 
+// y[m, o] = x[m] . w[o] (+ bias[o]) for all rows m < rows and outputs o in [begin, end):
+// x [rows, in], w [out, in] (a Linear weight), y [rows, out]. Streams each weight row once
+// for all rows of x; meant for the few rows of a decode step, where BLAS's GEMM is slow.
+void SmallMatmul(const float* x, int64_t rows, const float* w, const float* bias, float* y,
+                 int64_t in, int64_t out, int64_t begin, int64_t end);
+
 }  // namespace ponder::model::internal
