@@ -7,19 +7,6 @@
 
 namespace ponder::trainer {
 
-void LengthPenaltyOptions::Bind(config::Binder& b) {
-  b.Field("enable", enable);
-  b.Field("weight", weight).AtLeast(0.0);
-  b.Field("warmup_steps", warmup_steps).AtLeast(0);
-}
-
-void OverlongOptions::Bind(config::Binder& b) {
-  b.Field("enable", enable);
-  b.Field("max_length", max_length).AtLeast(0);
-  b.Field("buffer_length", buffer_length).AtLeast(0);
-  b.Field("penalty_factor", penalty_factor).AtLeast(0.0);
-}
-
 const char* LossAggModeName(LossAggMode mode) {
   switch (mode) {
     case LossAggMode::kTokenMean:
@@ -90,8 +77,6 @@ void AlgorithmOptions::Bind(config::Binder& b) {
   b.Field("positive_nll_coef", positive_nll_coef).AtLeast(0.0);
   b.Field("cliprange_value", cliprange_value).AtLeast(0.0);
   b.Field("filter_groups", filter_groups);
-  b.Field("length_penalty", length_penalty);
-  b.Field("overlong", overlong);
 }
 
 absl::Status AlgorithmOptions::Validate() const {
@@ -99,11 +84,6 @@ absl::Status AlgorithmOptions::Validate() const {
     return absl::InvalidArgumentError(
         "policy_loss kimi uses one advantage per sample (r - mean r); it cannot use "
         "adv_estimator gae (choose kimi, grpo, rloo or reinforce_pp_baseline)");
-  }
-  if (overlong.enable && overlong.max_length > 0 && overlong.buffer_length > overlong.max_length) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("overlong.buffer_length (", overlong.buffer_length,
-                     ") must not exceed overlong.max_length (", overlong.max_length, ")"));
   }
   return absl::OkStatus();
 }
@@ -134,7 +114,6 @@ absl::StatusOr<AlgorithmOptions> AlgorithmPreset(const std::string& name) {
     o.loss_agg_mode = LossAggMode::kTokenMean;
     no_kl();
     o.filter_groups.enable = true;
-    o.overlong.enable = true;
     return o;
   }
   if (name == "ppo" || name == "vapo") {

@@ -13,7 +13,9 @@
 //                 response length unless loss_scale_factor is set), no KL.
 //   dapo          DAPO: grpo advantages, clip-higher (clip_ratio_low 0.2, clip_ratio_high
 //                 0.28), clip_ratio_c 10, token-mean, no KL, dynamic sampling
-//                 (filter_groups.enable) and soft overlong punishment (overlong.enable).
+//                 (filter_groups.enable). Its soft overlong punishment depends on the
+//                 rollout's length limit and is set in the reward section
+//                 (reward.overlong: {enabled: true, max_length: L, cache_length: C}).
 //   ppo           PPO with a critic: adv_estimator gae (gamma 1, lam 0.95, lam_critic 1 —
 //                 decoupled GAE), advantages whitened, policy_loss ppo (clip 0.2, dual clip
 //                 3), token-mean, clipped value loss (cliprange_value 0.5), no KL.
@@ -25,7 +27,7 @@
 //                 step (the trainer's old log-probs), kimi_tau 0.1, optimizer reset at every
 //                 step (reset_optimizer_per_step). The tau term has zero gradient on the first
 //                 update of a step, so use trainer.ppo_epochs >= 2 (or mini-batches) with it.
-//                 Kimi's length penalty is available as length_penalty.enable.
+//                 Kimi's length penalty (with its warm-up) is reward.length_penalty.
 //   rloo          RLOO: adv_estimator rloo (reward minus the mean of the other samples),
 //                 policy_loss ppo, loss_agg_mode seq-mean-token-sum (whole sequence as one
 //                 action), no KL.
@@ -38,7 +40,9 @@
 //
 // Option names follow verl (adv_estimator, norm_adv_by_std_in_grpo, gamma, lam,
 // clip_ratio_low/high/c, loss_agg_mode, use_kl_in_reward, kl_coef, kl_penalty, use_kl_loss,
-// kl_loss_coef, kl_loss_type, entropy_coeff, cliprange_value, filter_groups, overlong).
+// kl_loss_coef, kl_loss_type, entropy_coeff, cliprange_value, filter_groups). The group-level
+// reward shaping (Kimi length penalty, DAPO overlong punishment) belongs to the `reward:`
+// section (reward/group_rewards.h); the learner applies it to each group before advantages.
 #pragma once
 
 #include <string>
@@ -56,28 +60,6 @@ enum class LossAggMode { kTokenMean, kSeqMeanTokenSum, kSeqMeanTokenMean, kSeqMe
 // Estimators of KL(pi || pi_ref) per token from log r = log pi_ref - log pi (Schulman):
 // k1 = -log r, k2 = (log r)^2 / 2, k3 = r - 1 - log r, abs = |log r|.
 enum class KlEstimator { kK1, kK2, kK3, kAbs };
-
-// Kimi k1.5 length penalty (notes §1.4), added to the score with `weight` from step
-// `warmup_steps` on (before that it is off).
-struct LengthPenaltyOptions {
-  bool enable = false;
-  double weight = 1.0;
-  int64_t warmup_steps = 0;
-
-  void Bind(config::Binder& b);
-};
-
-// DAPO soft overlong punishment (notes §3.2): with L = max_length and C = buffer_length, a
-// response of length l > L - C gets min(0, (L - C - l) / C) * penalty_factor (and -1 *
-// penalty_factor past L).
-struct OverlongOptions {
-  bool enable = false;
-  int64_t max_length = 0;     // L; 0: the rollout's max response length
-  int64_t buffer_length = 0;  // C; 0: L / 5 (DAPO: 4,096 of 20,480)
-  double penalty_factor = 1.0;
-
-  void Bind(config::Binder& b);
-};
 
 struct AlgorithmOptions {
   std::string name = "grpo";
@@ -115,10 +97,8 @@ struct AlgorithmOptions {
   double positive_nll_coef = 0.0;  // VAPO mu: NLL on responses marked correct
   double cliprange_value = 0.5;    // critic value clipping
 
-  // Group-level pieces.
+  // DAPO dynamic sampling (applied by the controller, see group_filter.h).
   FilterGroupsOptions filter_groups;
-  LengthPenaltyOptions length_penalty;
-  OverlongOptions overlong;
 
   // Whether a frozen reference policy is needed (a KL term with a non-zero coefficient).
   bool NeedsReference() const {

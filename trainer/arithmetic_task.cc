@@ -135,7 +135,7 @@ class ArithmeticTask : public BuiltinTask {
     std::string steps = op == '+'   ? AdditionSteps(a, b)
                         : op == '-' ? SubtractionSteps(a, b)
                                     : MultiplicationSteps(va, b);
-    return absl::StrCat(steps, ":", padded);
+    return absl::StrCat(steps, "\n", padded);
   }
 
  private:

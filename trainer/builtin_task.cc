@@ -138,8 +138,8 @@ absl::StatusOr<TaskSplits> GenerateTaskSplits(const BuiltinTask& task,
 }
 
 std::string BuiltinFinalAnswer(const std::string& response) {
-  size_t colon = response.rfind(':');
-  return colon == std::string::npos ? response : response.substr(colon + 1);
+  size_t newline = response.rfind('\n');
+  return newline == std::string::npos ? response : response.substr(newline + 1);
 }
 
 }  // namespace ponder::trainer

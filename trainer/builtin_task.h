@@ -13,11 +13,11 @@
 //   leading zeros) and evaluates to the target: "3*4+5".
 //
 // Responses: a demonstration in style `answer` is the bare answer. In style
-// `chain_of_thought` it is worked steps, then ':' and the answer:
-//   "457+768=" -> "7+8=15,5+6+1=12,4+7+1=12:1225"
-//   "3,4,5>17:" -> "3*4=12,12+5=17:3*4+5"
-// so the final answer is the text after the last ':' of the response (the whole response when
-// it has none).
+// `chain_of_thought` it is worked steps, then a line break and the answer:
+//   "457+768=" -> "7+8=15,5+6+1=12,4+7+1=12\n1225"
+//   "3,4,5>17:" -> "3*4=12,12+5=17\n3*4+5"
+// so the final answer is the last line of the response (what the reward library's
+// `exact_match` with `extract: last_line` and `countdown` verifiers read).
 #pragma once
 
 #include <cstdint>
@@ -32,7 +32,7 @@
 
 namespace ponder::trainer {
 
-inline constexpr char kBuiltinTaskAlphabet[] = "0123456789+-*()=,>:";
+inline constexpr char kBuiltinTaskAlphabet[] = "0123456789+-*()=,>:\n";
 
 // `data.task:` — which built-in task, which levels, how many prompts.
 struct BuiltinTaskOptions {
@@ -81,8 +81,7 @@ struct TaskSplits {
 absl::StatusOr<TaskSplits> GenerateTaskSplits(const BuiltinTask& task,
                                               const BuiltinTaskOptions& options);
 
-// The final answer of a response in the built-in tasks' format: the text after the last
-// ':' (or the whole response).
+// The final answer of a response in the built-in tasks' format: its last line.
 std::string BuiltinFinalAnswer(const std::string& response);
 
 }  // namespace ponder::trainer

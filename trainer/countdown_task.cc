@@ -147,7 +147,7 @@ class CountdownTask : public BuiltinTask {
     if (found.empty()) return invalid("no expression reaches the target");
     const Item& pick = found[UniformInt(rng, found.size())];
     if (style == DemonstrationStyle::kAnswer) return pick.text;
-    return absl::StrCat(pick.steps, ":", pick.text);
+    return absl::StrCat(pick.steps, "\n", pick.text);
   }
 
  private:

@@ -131,19 +131,19 @@ TEST(ArithmeticTaskTest, WorkedDemonstrationsByHand) {
   add.text = "457+768=";
   EXPECT_EQ(*(*task)->Demonstrate(add, DemonstrationStyle::kAnswer, rng), "1225");
   EXPECT_EQ(*(*task)->Demonstrate(add, DemonstrationStyle::kChainOfThought, rng),
-            "7+8=15,5+6+1=12,4+7+1=12:1225");
+            "7+8=15,5+6+1=12,4+7+1=12\n1225");
   PromptRecord sub;
   sub.text = "768-459=";
   EXPECT_EQ(*(*task)->Demonstrate(sub, DemonstrationStyle::kChainOfThought, rng),
-            "8-9=-1+10=9,6-5-1=0,7-4=3:309");
+            "8-9=-1+10=9,6-5-1=0,7-4=3\n309");
   PromptRecord mul;
   mul.text = "457*268=";
   EXPECT_EQ(*(*task)->Demonstrate(mul, DemonstrationStyle::kChainOfThought, rng),
-            "457*8=3656,457*60=27420,457*200=91400,3656+27420+91400=122476:122476");
+            "457*8=3656,457*60=27420,457*200=91400,3656+27420+91400=122476\n122476");
   PromptRecord small;
   small.text = "05+07=";
   EXPECT_EQ(*(*task)->Demonstrate(small, DemonstrationStyle::kAnswer, rng), "012");
-  EXPECT_EQ(BuiltinFinalAnswer("7+8=15,5+6+1=12,4+7+1=12:1225"), "1225");
+  EXPECT_EQ(BuiltinFinalAnswer("7+8=15,5+6+1=12,4+7+1=12\n1225"), "1225");
   EXPECT_EQ(BuiltinFinalAnswer("1225"), "1225");
 
   for (const char* bad : {"45+768=", "457+768", "abc+def=", "768-999="}) {
@@ -213,9 +213,9 @@ TEST(CountdownTaskTest, DemonstrationsCoverExactlyTheHandListedSolutions) {
   // 3*4 + 5 and 4*5 - 3 in every spelling the grammar allows without redundant parentheses.
   EXPECT_EQ(seen, (std::set<std::string>{"3*4+5", "4*3+5", "5+3*4", "5+4*3", "4*5-3", "5*4-3"}));
   std::string cot = *(*task)->Demonstrate(r, DemonstrationStyle::kChainOfThought, rng);
-  EXPECT_THAT(std::set<std::string>({"3*4=12,12+5=17:3*4+5", "4*3=12,12+5=17:4*3+5",
-                                     "3*4=12,5+12=17:5+3*4", "4*3=12,5+12=17:5+4*3",
-                                     "4*5=20,20-3=17:4*5-3", "5*4=20,20-3=17:5*4-3"}),
+  EXPECT_THAT(std::set<std::string>({"3*4=12,12+5=17\n3*4+5", "4*3=12,12+5=17\n4*3+5",
+                                     "3*4=12,5+12=17\n5+3*4", "4*3=12,5+12=17\n5+4*3",
+                                     "4*5=20,20-3=17\n4*5-3", "5*4=20,20-3=17\n5*4-3"}),
               ::testing::Contains(cot));
   PromptRecord parens;
   parens.ground_truth = {{"numbers", {2, 3, 9}}, {"target", 45}};  // (2+3)*9 and spellings

@@ -28,7 +28,6 @@ TEST(AlgorithmOptionsTest, PresetsSetTheirDocumentedOptions) {
   EXPECT_DOUBLE_EQ(a.clip_ratio_high, 0.28);
   EXPECT_EQ(a.loss_agg_mode, LossAggMode::kTokenMean);
   EXPECT_TRUE(a.filter_groups.enable);
-  EXPECT_TRUE(a.overlong.enable);
   EXPECT_FALSE(a.NeedsReference());
 
   job = Load("algorithm: {name: kimi}\n");
@@ -96,8 +95,6 @@ TEST(AlgorithmOptionsTest, BadValuesNameTheKey) {
       {"algorithm: {lam: 1.5}\n", "algorithm.lam must be <= 1 (got 1.5)"},
       {"algorithm: {policy_loss: kimi, adv_estimator: gae}\n",
        "policy_loss kimi uses one advantage per sample"},
-      {"algorithm: {overlong: {enable: true, max_length: 10, buffer_length: 20}}\n",
-       "overlong.buffer_length (20) must not exceed overlong.max_length (10)"},
       {"algorithm: {filter_groups: {max_num_gen_batches: -1}}\n",
        "algorithm.filter_groups.max_num_gen_batches must be >= 0"},
       {"trainer: {betas: [0.9]}\n", "trainer.betas must hold two numbers"},

@@ -1,0 +1,112 @@
+// One RL update step: a batch of scored trajectories in, updated policy (and critic) weights
+// and metrics out.
+//
+//   PONDER_ASSIGN_OR_RETURN(std::unique_ptr<Learner> learner,
+//       Learner::Create(job.algorithm, job.trainer, {.max_response_length = 512},
+//                       &policy, reference_or_null, critic_or_null));
+//   for (int64_t step = 0; step < job.trainer.steps; ++step) {
+//     std::vector<Trajectory> batch = ...;   // rollout + reward: n samples per prompt
+//     PONDER_ASSIGN_OR_RETURN(LearnerStep out, learner->Step(batch, step));
+//     sink.Write(step, out.metrics);
+//   }
+//
+// Step does, in order:
+//   1. old log-probs under the current policy (or the rollout's behaviour log-probs when
+//      trainer.recompute_logprobs is false), reference log-probs when a KL term needs them,
+//      critic values for GAE (no grad, micro-batched);
+//   2. group reward shaping (the `group_shaping` hook: Kimi length penalty, DAPO overlong);
+//   3. KL in the reward when configured: r_t -= kl_coef * KL_t(old || ref);
+//   4. advantages (advantages.h);
+//   5. trainer.ppo_epochs passes over mini-batches of trainer.ppo_mini_batch_size prompts;
+//      each mini-batch accumulates exact gradients over micro-batches packed under
+//      trainer.max_tokens_per_micro_batch, then one AdamW step (global-norm clipping;
+//      non-finite loss or gradients skip the step and count it) for the policy, and one for
+//      the critic (its own optimizer and learning rate);
+//   6. metrics (verl-style names: actor/pg_loss, actor/entropy, actor/clipfrac,
+//      actor/ppo_kl, actor/grad_norm, actor/lr, critic/vf_loss, adv/mean, kl_ref/mean, ...).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "trainer/algorithm_options.h"
+#include "trainer/policy.h"
+#include "trainer/trainer_options.h"
+
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace ponder::trainer {
+
+// One sampled response to a prompt, scored.
+struct Trajectory {
+  std::vector<int32_t> prompt_ids;
+  std::vector<int32_t> response_ids;
+  // The rollout policy's log-prob of each response token (empty when not recorded; required
+  // when trainer.recompute_logprobs is false).
+  std::vector<float> behaviour_log_probs;
+  double score = 0.0;           // the reward
+  std::optional<bool> correct;  // the verifier's verdict, where it has one
+  bool truncated = false;       // stopped by the length limit, not by an end token
+  int64_t group = 0;            // the samples of one prompt share it
+};
+
+// Group reward shaping, called once per group with its samples' response lengths, correct
+// flags (a missing verdict counts as correct when score > 0) and scores, which it may change
+// in place. The controller binds it to the reward library's group rewards
+// (reward::ApplyGroupRewards with the `reward:` section's length_penalty and overlong).
+using GroupShaping =
+    std::function<absl::Status(int64_t step, const std::vector<int64_t>& lengths,
+                               const std::vector<bool>& correct, std::vector<double>& scores)>;
+
+struct LearnerOptions {
+  int64_t max_response_length = 0;  // the rollout's limit (seq-mean-token-sum-norm's constant)
+  uint64_t seed = 1;                // mini-batch shuffling
+  GroupShaping group_shaping;       // optional
+};
+
+struct LearnerStep {
+  std::map<std::string, double> metrics;
+  std::vector<double> scores;      // per trajectory, after group shaping
+  std::vector<double> advantages;  // per trajectory, mean over its response tokens
+};
+
+class Learner {
+ public:
+  // `policy` is required; `reference` when the algorithm has a KL term with a non-zero
+  // coefficient; `critic` for adv_estimator gae. They must outlive the learner.
+  static absl::StatusOr<std::unique_ptr<Learner>> Create(const AlgorithmOptions& algorithm,
+                                                         const TrainerOptions& trainer,
+                                                         const LearnerOptions& options,
+                                                         TrainablePolicy* policy,
+                                                         TrainablePolicy* reference,
+                                                         ValueModel* critic);
+  ~Learner();
+
+  // One RL step on `batch` at (0-based) training step `step` (drives the learning-rate
+  // schedule, critic warm-up and shaping warm-up). Bad trajectories are InvalidArgument
+  // naming the trajectory; model errors are passed on.
+  absl::StatusOr<LearnerStep> Step(const std::vector<Trajectory>& batch, int64_t step);
+
+  // The optimizers, for checkpoints (torch::save / torch::load of their state).
+  torch::optim::Optimizer& policy_optimizer();
+  torch::optim::Optimizer* critic_optimizer();  // null without a critic
+
+  // The learner's own state (mini-batch RNG, counters) as JSON text, and back.
+  std::string SaveState() const;
+  absl::Status LoadState(const std::string& state);
+
+ private:
+  struct Impl;
+  explicit Learner(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ponder::trainer
