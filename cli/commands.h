@@ -7,6 +7,8 @@
 namespace ponder::cli {
 
 void AddConfigCommand(CLI::App& app, int& exit_code);
+void AddRewardCommand(CLI::App& app, int& exit_code);
+void AddVerifyCommand(CLI::App& app, int& exit_code);
 void AddGenerateCommand(CLI::App& app, int& exit_code);
 void AddTokenizeCommand(CLI::App& app, int& exit_code);
 

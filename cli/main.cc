@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   ponder::cli::AddConfigCommand(app, exit_code);
+  ponder::cli::AddRewardCommand(app, exit_code);
+  ponder::cli::AddVerifyCommand(app, exit_code);
   ponder::cli::AddGenerateCommand(app, exit_code);
   ponder::cli::AddTokenizeCommand(app, exit_code);
 

@@ -11,12 +11,16 @@ function(_ponder_torch_pch)
   file(WRITE "${stub}" "// Holds the shared LibTorch precompiled header.\n")
   add_library(ponder_torch_pch OBJECT "${stub}")
   target_link_libraries(ponder_torch_pch PUBLIC ${TORCH_LIBRARIES})
+  # Targets that also link gRPC get -pthread from re2 (it defines _REENTRANT), and a precompiled
+  # header is only used when the flags match: every LibTorch user compiles with -pthread.
+  target_compile_options(ponder_torch_pch PRIVATE -pthread)
   target_precompile_headers(ponder_torch_pch PRIVATE ${PROJECT_SOURCE_DIR}/cmake/torch_pch.h)
 endfunction()
 
 function(_ponder_use_torch target)
   _ponder_torch_pch()
   target_link_libraries(${target} PUBLIC ${TORCH_LIBRARIES})
+  target_compile_options(${target} PRIVATE -pthread)
   target_precompile_headers(${target} REUSE_FROM ponder_torch_pch)
 endfunction()
 

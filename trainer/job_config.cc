@@ -22,6 +22,7 @@ void JobConfig::Bind(config::Binder& b) {
   b.Field("data", data);
   b.Field("algorithm", algorithm);
   b.Field("trainer", trainer);
+  b.Field("reward", reward);
 }
 
 absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path,

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/config.h"
+#include "reward/reward_options.h"
 #include "trainer/algorithm_options.h"
 #include "trainer/data_options.h"
 #include "trainer/trainer_options.h"
@@ -26,9 +27,10 @@ struct RunOptions {
 
 struct JobConfig {
   RunOptions run;
-  DataOptions data;            // trainer/data_options.h
-  AlgorithmOptions algorithm;  // trainer/algorithm_options.h
-  TrainerOptions trainer;      // trainer/trainer_options.h
+  DataOptions data;              // trainer/data_options.h
+  AlgorithmOptions algorithm;    // trainer/algorithm_options.h
+  TrainerOptions trainer;        // trainer/trainer_options.h
+  reward::RewardOptions reward;  // reward/reward_options.h
 
   void Bind(config::Binder& b);
 };

@@ -1,0 +1,98 @@
+// `ponder reward --listen HOST:PORT [--config FILE] [key=value ...]`: a reward server
+// (RewardService over gRPC) scoring with the job config's `reward:` section.
+#include <signal.h>
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "reward/reward.h"
+#include "reward/reward_server.h"
+#include "trainer/job_config.h"
+
+namespace ponder::cli {
+namespace {
+
+struct RewardArgs {
+  std::string listen;
+  std::string config;
+  std::string token;
+  int64_t threads = -1;
+  std::vector<std::string> overrides;
+};
+
+// The `reward:` section: from the job file when given, else the defaults; then overrides.
+absl::StatusOr<reward::RewardOptions> LoadRewardOptions(const std::string& file,
+                                                        const std::vector<std::string>& overrides) {
+  absl::StatusOr<trainer::JobConfig> job =
+      file.empty() ? config::LoadString<trainer::JobConfig>("", "(defaults)", overrides)
+                   : trainer::LoadJobConfig(file, overrides);
+  if (!job.ok()) return job.status();
+  return job->reward;
+}
+
+int Serve(const RewardArgs& args) {
+  absl::StatusOr<reward::RewardOptions> options = LoadRewardOptions(args.config, args.overrides);
+  if (!options.ok()) {
+    std::cerr << options.status().message() << "\n";
+    return 1;
+  }
+  if (args.threads >= 0) options->threads = args.threads;
+  std::string token = args.token;
+  if (token.empty()) {
+    const char* env = std::getenv("PONDER_REWARD_TOKEN");
+    token = env != nullptr ? env : options->token;
+  }
+  // Block SIGINT/SIGTERM before any thread starts, then wait for them here.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<reward::Reward>> built = reward::Reward::Create(*options);
+  if (!built.ok()) {
+    std::cerr << "cannot build the reward: " << built.status().message() << "\n";
+    return 1;
+  }
+  std::shared_ptr<const reward::Reward> scorer(std::move(*built));
+  reward::RewardServerOptions server_options;
+  server_options.listen = args.listen;
+  server_options.token = token;
+  absl::StatusOr<std::unique_ptr<reward::RewardServer>> server =
+      reward::RewardServer::Start(server_options, scorer);
+  if (!server.ok()) {
+    std::cerr << server.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "ponder reward listening on " << (*server)->address()
+            << (token.empty() ? "" : " (token required)") << std::endl;
+  int signal = 0;
+  sigwait(&signals, &signal);
+  std::cout << "ponder reward: shutting down (signal " << signal << ")" << std::endl;
+  (*server)->Shutdown(absl::Seconds(5));
+  return 0;
+}
+
+}  // namespace
+
+void AddRewardCommand(CLI::App& app, int& exit_code) {
+  CLI::App* cmd = app.add_subcommand(
+      "reward", "Serve verifiers over gRPC (RewardService) for trainers and remote clients");
+  auto args = std::make_shared<RewardArgs>();
+  cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0 picks a free one)")
+      ->required();
+  cmd->add_option("--config", args->config, "job YAML file; its `reward:` section is served");
+  cmd->add_option("--token", args->token,
+                  "shared secret clients must send (default: $PONDER_REWARD_TOKEN, then "
+                  "reward.token)");
+  cmd->add_option("--threads", args->threads, "scoring threads (default: reward.threads)");
+  cmd->add_option("overrides", args->overrides,
+                  "dotted key=value overrides, e.g. reward.timeout_s=10");
+  cmd->callback([args, &exit_code] { exit_code = Serve(*args); });
+}
+
+}  // namespace ponder::cli

@@ -1,0 +1,137 @@
+// `ponder verify` and `ponder reward`, run as the user runs them.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "nlohmann/json.hpp"
+#include "reward/reward_backend.h"
+#include "tests/reward/process_testing.h"
+#include "tests/testing.h"
+
+namespace ponder::reward {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Ponder() { return testing::BinaryPath("cli/ponder"); }
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string TempFile(const std::string& name, const std::string& content) {
+  std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << content;
+  return path;
+}
+
+TEST(VerifyCommandTest, OneResponse) {
+  auto r = testing::RunCommand(Ponder() + " verify --verifier math --response " +
+                               Quote("so \\boxed{2^{19}}") + " --answer 524288");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["score"], 1.0);
+  EXPECT_EQ(j["correct"], true);
+  EXPECT_EQ(j["details"]["extracted"], "2^{19}");
+}
+
+TEST(VerifyCommandTest, JsonlInputKeepsOrderAndReportsBadLines) {
+  std::string input =
+      TempFile("verify_input.jsonl",
+               "{\"response\": \"<answer>1+2</answer>\", \"ground_truth\": {\"numbers\": [1, 2], "
+               "\"target\": 3}}\n"
+               "not json\n"
+               "{\"response\": \"<answer>2*2</answer>\", \"ground_truth\": {\"numbers\": [2, 2], "
+               "\"target\": 5}, \"metadata\": {\"id\": 7}}\n"
+               "{\"response\": \"<answer>1</answer>\", \"ground_truth\": {\"target\": 1}}\n");
+  auto r = testing::RunCommand(Ponder() + " verify --verifier countdown --input " + input);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  std::vector<nlohmann::json> lines;
+  size_t start = 0, nl;
+  while ((nl = r.out.find('\n', start)) != std::string::npos) {
+    lines.push_back(nlohmann::json::parse(r.out.substr(start, nl - start)));
+    start = nl + 1;
+  }
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  EXPECT_EQ(lines[0]["score"], 1.0);
+  EXPECT_EQ(lines[0]["correct"], true);
+  EXPECT_TRUE(lines[1]["score"].is_null());
+  EXPECT_THAT(lines[1]["error"].get<std::string>(),
+              HasSubstr("verify_input.jsonl:2: not valid JSON"));
+  EXPECT_EQ(lines[2]["score"], 0.1);
+  EXPECT_EQ(lines[2]["correct"], false);
+  EXPECT_THAT(lines[3]["error"].get<std::string>(), HasSubstr("\"numbers\" is missing"));
+}
+
+TEST(VerifyCommandTest, BadOptionsAndUsage) {
+  auto r = testing::RunCommand(Ponder() +
+                               " verify --verifier math --options '{tail_chars: -1}' --response x "
+                               "--answer 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--options:"));
+  EXPECT_THAT(r.err, HasSubstr("reward.verifiers[0].options.tail_chars must be >= 0 (got -1)"));
+  r = testing::RunCommand(Ponder() + " verify --verifier nope --response x --answer 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("must be a registered verifier (got 'nope'"));
+  r = testing::RunCommand(Ponder() + " verify --verifier math");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("give either --response with --answer"));
+}
+
+TEST(JobConfigTest, RewardSectionIsValidatedWithFileAndLine) {
+  std::string job = TempFile("reward_job.yaml",
+                             "run:\n  name: t\nreward:\n  verifiers:\n    - name: math\n"
+                             "      options: {extract: [boxd]}\n");
+  auto r = testing::RunCommand(Ponder() + " config check " + job);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("reward_job.yaml:6:26: reward.verifiers[0].options.extract must "
+                               "list only boxed, hashes and answer_phrase"));
+  job = TempFile("reward_job_ok.yaml", "reward:\n  sources:\n    countdown: [{name: countdown}]\n");
+  r = testing::RunCommand(Ponder() + " config check " + job);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("countdown:"));
+  EXPECT_THAT(r.out, HasSubstr("timeout_s: 30"));
+}
+
+TEST(RewardCommandTest, ServesUntilSignalled) {
+  std::string job = TempFile("reward_server.yaml", "reward:\n  threads: 2\n");
+  testing::ChildProcess server;
+  ASSERT_TRUE(server.Start(
+      {Ponder(), "reward", "--listen", "127.0.0.1:0", "--config", job, "reward.timeout_s=5"},
+      {"PONDER_REWARD_TOKEN=abc"}));
+  std::string line = server.ReadLine(std::chrono::seconds(30));
+  ASSERT_THAT(line, HasSubstr("ponder reward listening on 127.0.0.1:"));
+  EXPECT_THAT(line, HasSubstr("(token required)"));
+  std::string address = line.substr(line.find("127.0.0.1:"));
+  address = address.substr(0, address.find(' '));
+
+  RewardClientOptions client;
+  client.address = address;
+  client.token = "abc";
+  auto backend = GrpcRewardBackend::Create(client);
+  ASSERT_TRUE(backend.ok());
+  VerifyInput input;
+  input.response = "The answer is 1,234.";
+  input.ground_truth = "1234";
+  auto results = (*backend)->Score({input, input}, {});
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 2u);
+  EXPECT_EQ((*results)[1].result.correct, true);
+  client.token = "";
+  auto refused = (*GrpcRewardBackend::Create(client))->Score({input}, {});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
+TEST(RewardCommandTest, BadListenAddressFails) {
+  auto r = testing::RunCommand(Ponder() + " reward --listen nowhere");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("listen address 'nowhere' must be HOST:PORT"));
+}
+
+}  // namespace
+}  // namespace ponder::reward
