@@ -19,6 +19,7 @@ void RunOptions::Bind(config::Binder& b) {
 
 void JobConfig::Bind(config::Binder& b) {
   b.Field("run", run);
+  b.Field("model", model);
   b.Field("data", data);
   b.Field("algorithm", algorithm);
   b.Field("trainer", trainer);

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/config.h"
+#include "model/model_options.h"
 #include "reward/reward_options.h"
 #include "trainer/algorithm_options.h"
 #include "trainer/data_options.h"
@@ -27,6 +28,7 @@ struct RunOptions {
 
 struct JobConfig {
   RunOptions run;
+  model::ModelOptions model;     // model/model_options.h
   DataOptions data;              // trainer/data_options.h
   AlgorithmOptions algorithm;    // trainer/algorithm_options.h
   TrainerOptions trainer;        // trainer/trainer_options.h
