@@ -1,5 +1,6 @@
 // The built-in verifiers: one registration line each. To add a verifier, write its file
 // (a class with `Options` and `Create`, see reward/verifier_registry.h) and add its line here.
+#include "reward/code_verifier.h"
 #include "reward/countdown_verifier.h"
 #include "reward/exact_match_verifier.h"
 #include "reward/format_verifier.h"
@@ -11,6 +12,9 @@
 namespace ponder::reward {
 
 void RegisterBuiltinVerifiers(VerifierRegistry& registry) {
+  registry.Register<CodeVerifier>(
+      "code", "runs the response's program against tests (stdin/stdout, asserts, HumanEval) in "
+              "the code sandbox");
   registry.Register<MathVerifier>(
       "math", "final answer (\\boxed{}, ####, 'the answer is') equals the gold, as math");
   registry.Register<CountdownVerifier>(

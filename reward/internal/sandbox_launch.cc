@@ -543,7 +543,7 @@ RunOutcome LaunchAndSupervise(const LaunchPlan& plan, const std::string& stdin_d
   absl::Time give_up = absl::InfiniteFuture();  // set once a stop was requested
   bool stop_sent = false;
   bool final_seen = false;
-  std::string status_bytes, json_text, child_error, init_error;
+  std::string status_bytes, json_text, child_error, init_error, exec_error;
   StatusRecord final_record{};
   auto request_stop = [&]() {
     if (stop_sent) return;
@@ -623,7 +623,9 @@ RunOutcome LaunchAndSupervise(const LaunchPlan& plan, const std::string& stdin_d
         status_bytes.erase(0, sizeof(r));
         if (r.magic != kMagic) continue;
         std::string step(r.step, strnlen(r.step, sizeof(r.step)));
-        if (r.kind == kChildError) {
+        if (r.kind == kChildError && step == "exec" && !bwrap) {  // bwrap's own exec: ours
+          exec_error = absl::StrCat(plan.argv[0], ": ", std::strerror(r.err));
+        } else if (r.kind == kChildError) {
           child_error = absl::StrCat(step, ": ", std::strerror(r.err));
         } else if (r.kind == kInitError) {
           init_error = absl::StrCat(step, ": ", std::strerror(r.err));
@@ -663,18 +665,26 @@ RunOutcome LaunchAndSupervise(const LaunchPlan& plan, const std::string& stdin_d
   }
   bool bwrap_started = false;
   ParseBwrapStatus(json_text, &bwrap_started, &outcome.bwrap_exit_code);
-  if (!child_error.empty()) {
+  if (!exec_error.empty()) {
+    outcome.exec_error = exec_error;
+  } else if (!child_error.empty()) {
     outcome.sandbox_error = absl::StrCat("setting up the program failed at ", child_error);
   } else if (!init_error.empty()) {
     outcome.sandbox_error = absl::StrCat("the run's init failed: ", init_error);
   } else if (!final_seen && outcome.sandbox_error.empty()) {
     outcome.sandbox_error = "the run's init ended without reporting (killed?)";
-  } else if (bwrap && !bwrap_started && !outcome.killed_for_deadline &&
+  } else if (bwrap && outcome.bwrap_exit_code < 0 && !outcome.killed_for_deadline &&
              !outcome.killed_for_output && outcome.sandbox_error.empty()) {
-    // bwrap exited before starting the program: its own message is on stderr.
+    // bwrap's init reports the program's exit status, however it ended; without one, bwrap
+    // itself failed (its message is on stderr), or the command could not be executed.
     std::string why(absl::StripAsciiWhitespace(outcome.err));
-    outcome.sandbox_error = absl::StrCat("bwrap could not start the program: ",
-                                         why.empty() ? "(no message)" : why.substr(0, 500));
+    if (absl::StartsWith(why, "bwrap: execvp ") && why.find('\n') == std::string::npos) {
+      outcome.exec_error = why.substr(6);
+    } else {
+      outcome.sandbox_error =
+          absl::StrCat("bwrap could not start the program", bwrap_started ? "" : " (no child)",
+                       ": ", why.empty() ? "(no message)" : why.substr(0, 500));
+    }
   }
   return outcome;
 }

@@ -67,6 +67,7 @@ struct LaunchPlan {
 struct RunOutcome {
   bool started = false;       // P was created
   std::string sandbox_error;  // set when the run could not be set up or cleaned up
+  std::string exec_error;     // the command itself could not be executed (no such file)
   bool exited = false;        // the program (Q) ended and was reaped
   int wait_status = 0;        // its waitpid status
   int bwrap_exit_code = -1;   // from bwrap's --json-status-fd, when it reported one

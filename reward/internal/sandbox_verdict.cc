@@ -42,6 +42,13 @@ SandboxResult Classify(RunOutcome outcome, const VerdictFacts& facts,
     r.message = outcome.sandbox_error;
     return r;
   }
+  if (!outcome.exec_error.empty()) {
+    r.verdict = Verdict::kRuntimeError;
+    r.message = absl::StrCat("cannot execute the command: ", outcome.exec_error);
+    r.exit_code =
+        outcome.exited && WIFEXITED(outcome.wait_status) ? WEXITSTATUS(outcome.wait_status) : -1;
+    return r;
+  }
   if (outcome.exited) {
     if (WIFEXITED(outcome.wait_status)) {
       r.exit_code = WEXITSTATUS(outcome.wait_status);

@@ -500,6 +500,19 @@ TEST_F(SandboxAttack, EscapeSyscallsFail) {
   EXPECT_THAT(r.stdout_text, HasSubstr("CapEff: 0000000000000000"));
 }
 
+TEST_F(SandboxAttack, NoDescriptorsLeakIn) {
+  // Only stdin, stdout and stderr: not the seccomp program, bwrap's status pipe, the
+  // supervisor's status pipe, cgroup files or the verifier's sockets.
+  SandboxResult r =
+      RunPython(*sandbox_,
+                "import os\n"
+                "fds = sorted(int(f) for f in os.listdir('/proc/self/fd'))\n"
+                "print([f for f in fds if f > 2 and os.path.exists(f'/proc/self/fd/{f}')"
+                " and not os.readlink(f'/proc/self/fd/{f}').startswith('/proc')])\n");
+  ASSERT_EQ(r.verdict, Verdict::kOk) << r.message << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "[]\n");
+}
+
 TEST_F(SandboxAttack, OtherSyscallAbisAreKilled) {
   // x32 (bit 30 set) and i386 (int 0x80) system calls bypass an x86-64-only rule set unless
   // the filter kills them.
