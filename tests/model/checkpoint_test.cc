@@ -179,6 +179,28 @@ TEST(CheckpointTest, Llama2cModelSavesAsAHfFolderThatComputesTheSame) {
   ExpectSameWeights(*model, *again);
 }
 
+TEST(CheckpointTest, GenerateRunsFromASavedFolderWithItsTokenizer) {
+  // stories260K saved as a Hugging Face folder, its llama2.c tokenizer copied in as
+  // tokenizer.bin: `ponder generate --model FOLDER` finds the tokenizer and prints llama2.c's
+  // published greedy text.
+  absl::StatusOr<Decoder> model = LoadPath(testing::SourcePath(kStories));
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::string dir = TempDir("stories_generate");
+  const std::string tokenizer_dir = TempDir("stories_tokenizer");
+  fs::copy_file(testing::SourcePath("tests/data/model/stories260K/tok512.bin"),
+                tokenizer_dir + "/tokenizer.bin");
+  SaveOptions options;
+  options.tokenizer_dir = tokenizer_dir;
+  ASSERT_TRUE(SaveHfFolder(*model, dir, options).ok());
+  json ref = json::parse(testing::ReadFile(
+      testing::SourcePath("tests/data/model/stories260K/reference_outputs.json")));
+  testing::CommandResult r =
+      testing::RunCommand(testing::BinaryPath("cli/ponder") + " generate --model " + dir +
+                          " --prompt '' --temperature 0 --max-new-tokens 200");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, ref["published"][0]["expected_text"].get<std::string>());
+}
+
 // ---- bad files -----------------------------------------------------------------------------
 
 // Copies the tiny Qwen2 folder and rewrites its weights through `edit`.
