@@ -178,6 +178,22 @@ TEST(BpeTest, SplitPreTokenizerAndSpecialTokensFromConfig) {
   EXPECT_THAT(*tok->Encode("a", {.add_bos = true, .add_eos = true}), ElementsAre('a', 261));
 }
 
+TEST(BpeTest, LongPreTokensEncode) {
+  // A megabyte-long run of spaces or of letters is one pre-token: the regex must not run out of
+  // stack and the merge loop must stay fast (it is O(n log n)).
+  auto tok = LoadJson("long", TinyTokenizerJson());
+  ASSERT_NE(tok, nullptr);
+  absl::StatusOr<std::vector<int32_t>> spaces = tok->Encode(std::string(1 << 20, ' ') + "x");
+  ASSERT_TRUE(spaces.ok()) << spaces.status();
+  EXPECT_EQ(spaces->size(), (1u << 20) + 1);
+  std::string letters;
+  for (int i = 0; i < (1 << 18); ++i) letters += "abc";
+  absl::StatusOr<std::vector<int32_t>> merged = tok->Encode(letters);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(merged->size(), 1u << 18);
+  EXPECT_EQ(merged->front(), 258);
+}
+
 TEST(BpeTest, AddPrefixSpace) {
   Json j = TinyTokenizerJson();
   j["pre_tokenizer"]["add_prefix_space"] = true;

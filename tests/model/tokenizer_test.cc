@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "model/tokenizer_utf8.h"
 #include "tests/testing.h"
@@ -169,6 +170,33 @@ TEST(Utf8Test, RepairsEachMaximalInvalidSubpartOnce) {
   EXPECT_EQ(out, "ab");
   EXPECT_EQ(utf8::FindInvalid("h\xC3\xA9llo"), 6u);
   EXPECT_EQ(utf8::FindInvalid("h\xC3llo"), 1u);
+}
+
+TEST(TokenizerTest, ConcurrentEncodingMatchesSequential) {
+  // Tokenizers are shared by data-loader threads: per-thread scratch space and a locked cache.
+  auto tok = Load(Data("stories260K/tok512.model"));
+  ASSERT_NE(tok, nullptr);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 300; ++i) {
+    texts.push_back("Lily had " + std::to_string(i * 7919 % 1000) + " red balls and " +
+                    std::string(i % 5, ' ') + "a dog named Max \xF0\x9F\x90\xB6 " +
+                    std::to_string(i));
+  }
+  std::vector<std::vector<int32_t>> expected;
+  for (const std::string& t : texts) expected.push_back(*tok->Encode(t));
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int w = 0; w < 4; ++w) {
+    threads.emplace_back([&, w] {
+      for (int round = 0; round < 5; ++round) {
+        for (size_t i = w; i < texts.size(); i += (round % 2) + 1) {
+          if (*tok->Encode(texts[i]) != expected[i]) ++mismatches[w];
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_THAT(mismatches, ElementsAre(0, 0, 0, 0));
 }
 
 // --- bad files ---
