@@ -27,7 +27,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,6 +35,7 @@
 
 #include "absl/status/statusor.h"
 #include "trainer/algorithm_options.h"
+#include "trainer/group_shaping.h"
 #include "trainer/policy.h"
 #include "trainer/trainer_options.h"
 
@@ -58,13 +58,8 @@ struct Trajectory {
   int64_t group = 0;            // the samples of one prompt share it
 };
 
-// Group reward shaping, called once per group with its samples' response lengths, correct
-// flags (a missing verdict counts as correct when score > 0) and scores, which it may change
-// in place. The controller binds it to the reward library's group rewards
-// (reward::ApplyGroupRewards with the `reward:` section's length_penalty and overlong).
-using GroupShaping =
-    std::function<absl::Status(int64_t step, const std::vector<int64_t>& lengths,
-                               const std::vector<bool>& correct, std::vector<double>& scores)>;
+// (GroupShaping, the group reward shaping hook, is in group_shaping.h: the controller binds
+// it to the `reward:` section with RewardGroupShaping.)
 
 struct LearnerOptions {
   int64_t max_response_length = 0;  // the rollout's limit (seq-mean-token-sum-norm's constant)

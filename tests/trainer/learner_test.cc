@@ -12,7 +12,9 @@
 #include <functional>
 #include <random>
 
+#include "model/decoder.h"
 #include "trainer/advantages.h"
+#include "trainer/decoder_policy.h"
 #include "trainer/losses.h"
 
 namespace ponder::trainer {
@@ -106,6 +108,13 @@ TrainerOptions Trainer() {
   o.critic_lr = 1e-2;
   o.weight_decay = 0.01;
   o.grad_clip = 0.0;
+  return o;
+}
+
+LearnerOptions Options(int64_t max_response_length, uint64_t seed) {
+  LearnerOptions o;
+  o.max_response_length = max_response_length;
+  o.seed = seed;
   return o;
 }
 
@@ -244,7 +253,7 @@ TrainRun Train(AlgorithmOptions algo, int64_t micro_tokens, int steps) {
   t.ppo_mini_batch_size = 2;  // prompts: two mini-batches of 2 and 1 groups
   t.max_tokens_per_micro_batch = micro_tokens;
   t.grad_clip = 0.5;
-  auto learner = Learner::Create(algo, t, {.max_response_length = 5, .seed = 3}, &policy, nullptr,
+  auto learner = Learner::Create(algo, t, Options(5, 3), &policy, nullptr,
                                  algo.NeedsCritic() ? &critic : nullptr);
   EXPECT_TRUE(learner.ok()) << learner.status();
   TrainRun run;
@@ -259,7 +268,7 @@ TrainRun Train(AlgorithmOptions algo, int64_t micro_tokens, int steps) {
 }
 
 TEST(LearnerTest, MicroBatchesGiveTheSameUpdateAsOneBatch) {
-  for (const std::string& name : {"grpo", "dr_grpo", "dapo", "ppo", "kimi", "gspo", "rloo"}) {
+  for (std::string name : {"grpo", "dr_grpo", "dapo", "ppo", "kimi", "gspo", "rloo"}) {
     for (LossAggMode mode : {LossAggMode::kTokenMean, LossAggMode::kSeqMeanTokenSum,
                              LossAggMode::kSeqMeanTokenMean, LossAggMode::kSeqMeanTokenSumNorm}) {
       AlgorithmOptions a = Algo(name);
@@ -434,9 +443,9 @@ TEST(LearnerTest, BadInputsAndMissingModels) {
 
 TEST(LearnerTest, StateRoundTrips) {
   TinyPolicy policy(1);
-  auto a = Learner::Create(Algo("grpo"), Trainer(), {.seed = 5}, &policy, nullptr, nullptr);
+  auto a = Learner::Create(Algo("grpo"), Trainer(), Options(0, 5), &policy, nullptr, nullptr);
   ASSERT_TRUE((*a)->Step(Batch(1), 0).ok());
-  auto b = Learner::Create(Algo("grpo"), Trainer(), {.seed = 9}, &policy, nullptr, nullptr);
+  auto b = Learner::Create(Algo("grpo"), Trainer(), Options(0, 9), &policy, nullptr, nullptr);
   ASSERT_TRUE((*b)->LoadState((*a)->SaveState()).ok());
   EXPECT_EQ((*b)->SaveState(), (*a)->SaveState());
   EXPECT_FALSE((*b)->LoadState("{}").ok());
@@ -453,7 +462,7 @@ TEST(LearnerTest, EveryPresetMovesTowardsTheReward) {
     TrainerOptions t = Trainer();
     t.ppo_epochs = 2;
     t.critic_warmup = 0;
-    auto learner = Learner::Create(a, t, {.max_response_length = 5}, &policy, &reference, &critic);
+    auto learner = Learner::Create(a, t, Options(5, 1), &policy, &reference, &critic);
     ASSERT_TRUE(learner.ok()) << name << ": " << learner.status();
     std::vector<Trajectory> batch;
     for (int g = 0; g < 4; ++g) {
@@ -473,6 +482,99 @@ TEST(LearnerTest, EveryPresetMovesTowardsTheReward) {
     }
     EXPECT_GT(policy.LogProb(2, 3), before + 0.05) << name;
   }
+}
+
+// ---- The adapter over model::Decoder --------------------------------------------------
+
+model::ModelConfig TinyDecoderConfig() {
+  model::ModelConfig c;
+  c.model_type = "qwen2";
+  c.qkv_bias = true;
+  c.vocab_size = 16;
+  c.hidden_size = 32;
+  c.intermediate_size = 64;
+  c.num_layers = 2;
+  c.num_heads = 4;
+  c.num_kv_heads = 2;
+  c.head_dim = 8;
+  c.max_position_embeddings = 64;
+  return c;
+}
+
+std::vector<Trajectory> DecoderBatch() {
+  std::vector<Trajectory> batch;
+  std::mt19937_64 rng(5);
+  for (int g = 0; g < 2; ++g) {
+    for (int k = 0; k < 4; ++k) {
+      Trajectory t;
+      t.group = g;
+      t.prompt_ids = {1, static_cast<int32_t>(3 + g), 7};
+      const int len = 2 + static_cast<int>(rng() % 6);
+      for (int j = 0; j < len; ++j) t.response_ids.push_back(static_cast<int32_t>(rng() % 16));
+      t.score = t.response_ids[0] % 2 == 0 ? 1.0 : 0.0;
+      batch.push_back(t);
+    }
+  }
+  return batch;
+}
+
+TEST(DecoderPolicyTest, ScoresMatchTheFullSoftmax) {
+  torch::manual_seed(0);
+  model::Decoder decoder(TinyDecoderConfig());
+  DecoderPolicy policy(decoder, /*chunk_tokens=*/5);
+  at::Tensor tokens = at::randint(0, 16, {3, 9}, at::kLong);
+  at::Tensor mask = at::ones({3, 9}, at::kLong);
+  mask[2].slice(0, 6).fill_(0);  // right padding
+  at::Tensor targets = at::cat({tokens.slice(1, 1), at::full({3, 1}, -1, at::kLong)}, 1);
+  targets[2].slice(0, 5).fill_(-1);
+  auto scores = policy.Score(tokens, mask, targets, true);
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  model::BatchLayout layout;
+  layout.attention_mask = mask;
+  at::NoGradGuard no_grad;
+  at::Tensor logp_all = at::log_softmax(decoder->Logits(*decoder->Hidden(tokens, layout)), -1);
+  at::Tensor expect = logp_all.gather(2, targets.clamp_min(0).unsqueeze(2)).squeeze(2);
+  at::Tensor entropy = -(logp_all.exp() * logp_all).sum(-1);
+  at::Tensor valid = targets >= 0;
+  EXPECT_LT((scores->log_probs - expect).masked_select(valid).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((scores->entropy - entropy).masked_select(valid).abs().max().item<double>(), 1e-5);
+}
+
+TEST(DecoderPolicyTest, LearnerStepsWithAReferenceAndACritic) {
+  torch::manual_seed(1);
+  model::Decoder decoder(TinyDecoderConfig());
+  model::Decoder reference = model::CloneDecoder(decoder, /*frozen=*/true);
+  model::DecoderOptions with_head;
+  with_head.value_head = true;
+  model::Decoder critic_decoder(TinyDecoderConfig(), with_head);
+  DecoderPolicy actor(decoder), ref(reference);
+  DecoderCritic critic(critic_decoder);
+  for (std::string name : {"grpo", "ppo", "kimi"}) {
+    AlgorithmOptions a = *AlgorithmPreset(name);
+    a.use_kl_loss = name != "kimi";
+    TrainerOptions t = Trainer();
+    t.lr = 1e-3;
+    t.ppo_epochs = 2;
+    t.max_tokens_per_micro_batch = 24;
+    auto learner = Learner::Create(a, t, {}, &actor, &ref, &critic);
+    ASSERT_TRUE(learner.ok()) << name << ": " << learner.status();
+    at::Tensor before = decoder->parameters()[0].detach().clone();
+    auto out = (*learner)->Step(DecoderBatch(), 0);
+    ASSERT_TRUE(out.ok()) << name << ": " << out.status();
+    EXPECT_FALSE(at::equal(before, decoder->parameters()[0])) << name;
+    EXPECT_EQ(out->metrics["actor/skipped_steps"], 0) << name;
+    for (const auto& [k, v] : out->metrics) EXPECT_TRUE(std::isfinite(v)) << name << " " << k;
+    if (name == "grpo") {
+      EXPECT_EQ(out->metrics["kl_ref/mean"], 0.0) << "measured before the first update";
+      out = (*learner)->Step(DecoderBatch(), 1);
+      ASSERT_TRUE(out.ok()) << out.status();
+      EXPECT_GT(out->metrics["kl_ref/mean"], 0.0) << "the policy moved away from the reference";
+    }
+    if (name == "ppo") {
+      EXPECT_EQ(out->metrics.count("critic/vf_loss"), 1u);
+    }
+  }
+  for (const auto& p : reference->parameters()) EXPECT_FALSE(p.requires_grad());
 }
 
 }  // namespace

@@ -1,0 +1,45 @@
+// The learner's model interfaces (policy.h) over model::Decoder: the training forward of the
+// policy (per-token log-probs and entropy, computed by the decoder in vocabulary chunks) and
+// a critic (a decoder with a value head).
+//
+//   model::Decoder policy = ...;                       // trained
+//   model::Decoder reference = model::CloneDecoder(policy, /*frozen=*/true);
+//   DecoderPolicy actor(policy), ref(reference);
+//   DecoderCritic critic(critic_decoder);              // built with {.value_head = true}
+//   Learner::Create(algorithm, trainer, {...}, &actor, &ref, &critic);
+#pragma once
+
+#include "model/decoder.h"
+#include "trainer/policy.h"
+
+namespace ponder::trainer {
+
+class DecoderPolicy : public TrainablePolicy {
+ public:
+  explicit DecoderPolicy(model::Decoder decoder, int64_t chunk_tokens = 1024)
+      : decoder_(std::move(decoder)), chunk_tokens_(chunk_tokens) {}
+  absl::StatusOr<TokenScores> Score(const at::Tensor& tokens, const at::Tensor& attention_mask,
+                                    const at::Tensor& targets, bool with_entropy) override;
+  // Every parameter except a value head's (the policy loss does not train it).
+  std::vector<at::Tensor> Parameters() override;
+  model::Decoder& decoder() { return decoder_; }
+
+ private:
+  model::Decoder decoder_;
+  int64_t chunk_tokens_;
+};
+
+class DecoderCritic : public ValueModel {
+ public:
+  // FailedPrecondition from Values when `decoder` has no value head.
+  explicit DecoderCritic(model::Decoder decoder) : decoder_(std::move(decoder)) {}
+  absl::StatusOr<at::Tensor> Values(const at::Tensor& tokens,
+                                    const at::Tensor& attention_mask) override;
+  std::vector<at::Tensor> Parameters() override;
+  model::Decoder& decoder() { return decoder_; }
+
+ private:
+  model::Decoder decoder_;
+};
+
+}  // namespace ponder::trainer
