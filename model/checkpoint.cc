@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -198,8 +199,14 @@ absl::StatusOr<Decoder> LoadModel(const ModelOptions& options) {
         continue;
       }
       const TensorData& t = *it->second;
-      at::Tensor blob = at::from_blob(const_cast<void*>(t.data), t.shape,
-                                      at::TensorOptions().dtype(*AtenType(t.dtype)));
+      const auto type = at::TensorOptions().dtype(*AtenType(t.dtype));
+      at::Tensor blob;
+      if (reinterpret_cast<uintptr_t>(t.data) % DTypeSize(t.dtype) == 0) {
+        blob = at::from_blob(const_cast<void*>(t.data), t.shape, type);
+      } else {  // safetensors does not promise aligned data: copy the bytes first
+        blob = at::empty(t.shape, type);
+        std::memcpy(blob.data_ptr(), t.data, t.nbytes);
+      }
       p.value().copy_(blob);
     }
     if (fresh_value_head) {

@@ -135,6 +135,25 @@ TEST(CheckpointTest, LowPrecisionFoldersAndConversions) {
   EXPECT_EQ(written->Find("lm_head.weight")->dtype, DType::kF16);
 }
 
+TEST(CheckpointTest, UnalignedDataLoads) {
+  // One more space in the header moves every tensor off 4-byte alignment.
+  const std::string bytes =
+      testing::ReadFile(testing::SourcePath(std::string(kQwen2) + "/model.safetensors"));
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
+  std::string shifted(8, '\0');
+  for (int i = 0; i < 8; ++i) shifted[i] = static_cast<char>((n + 1) >> (8 * i));
+  shifted += bytes.substr(8, n) + " " + bytes.substr(8 + n);
+  const std::string dir = TempDir("unaligned");
+  fs::copy_file(testing::SourcePath(std::string(kQwen2) + "/config.json"), dir + "/config.json");
+  std::ofstream(dir + "/model.safetensors", std::ios::binary) << shifted;
+  absl::StatusOr<Decoder> model = LoadPath(dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<Decoder> original = LoadPath(testing::SourcePath(kQwen2));
+  ASSERT_TRUE(original.ok());
+  ExpectSameWeights(*original, *model);
+}
+
 TEST(CheckpointTest, ValueHeadIsSavedAndLoaded) {
   absl::StatusOr<Decoder> model = LoadPath(testing::SourcePath(kQwen2), Precision::kFloat32, true);
   ASSERT_TRUE(model.ok()) << model.status();
