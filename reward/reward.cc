@@ -1,13 +1,14 @@
 #include "reward/reward.h"
 
+#include <chrono>
 #include <condition_variable>
+#include <list>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "base/status.h"
-#include "reward/internal/deadline_timer.h"
 #include "reward/internal/thread_pool.h"
 
 namespace ponder::reward {
@@ -15,19 +16,17 @@ namespace ponder::reward {
 struct Reward::Batch {
   std::mutex mu;
   std::vector<VerifyInput> inputs;
-  std::vector<ItemResult> results;
-  std::vector<bool> done;
-  std::vector<bool> timed_out;
-
-  bool TimedOut(size_t i) {
-    std::lock_guard<std::mutex> lock(mu);
-    return timed_out[i];
-  }
-  size_t remaining = 0;
+  std::vector<ItemResult> results;  // guarded by mu
+  std::vector<bool> done;           // guarded by mu
+  std::vector<bool> timed_out;      // guarded by mu
+  size_t remaining = 0;             // guarded by mu
   std::string verifier;
   absl::Duration timeout;
   std::function<void(std::vector<ItemResult>)> on_done;
   CancelFlag cancel;
+  std::atomic<size_t> next{0};  // the next item a drain task takes
+  // Per item: 0 not started, > 0 the start time (Unix ns), -1 finished. Read by the watchdog.
+  std::unique_ptr<std::atomic<int64_t>[]> started_ns;
 
   // Records item `i`'s result unless it already has one; the last result calls on_done.
   // Returns whether this call recorded it.
@@ -48,6 +47,82 @@ struct Reward::Batch {
     if (callback) callback(std::move(all));
     return true;
   }
+
+  bool TimedOut(size_t i) {
+    std::lock_guard<std::mutex> lock(mu);
+    return timed_out[i];
+  }
+
+  bool Complete() {
+    std::lock_guard<std::mutex> lock(mu);
+    return remaining == 0;
+  }
+};
+
+// Watches the items being scored and times out the ones past their deadline. One thread per
+// Reward, waking every few milliseconds while batches are in flight.
+class Reward::Watchdog {
+ public:
+  explicit Watchdog(const Reward* reward) : reward_(reward), thread_([this] { Run(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Watch(const std::shared_ptr<Batch>& batch) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batches_.push_back(batch);
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      if (batches_.empty()) {
+        cv_.wait(lock);
+        continue;
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(5));
+      std::vector<std::shared_ptr<Batch>> live;
+      for (auto it = batches_.begin(); it != batches_.end();) {
+        std::shared_ptr<Batch> b = it->lock();
+        if (b == nullptr || b->Complete()) {
+          it = batches_.erase(it);
+        } else {
+          live.push_back(std::move(b));
+          ++it;
+        }
+      }
+      lock.unlock();
+      const int64_t now = absl::ToUnixNanos(absl::Now());
+      for (const auto& b : live) {
+        const int64_t limit = absl::ToInt64Nanoseconds(b->timeout);
+        for (size_t i = 0; i < b->inputs.size(); ++i) {
+          int64_t started = b->started_ns[i].load(std::memory_order_acquire);
+          if (started <= 0 || now - started <= limit) continue;
+          ItemResult late;
+          late.status = absl::DeadlineExceededError(
+              absl::StrCat("scoring took longer than ", absl::FormatDuration(b->timeout)));
+          late.seconds = absl::ToDoubleSeconds(b->timeout);
+          if (b->Finish(i, std::move(late), /*timeout=*/true)) reward_->Replace(b);
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  const Reward* reward_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::list<std::weak_ptr<Batch>> batches_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 Reward::Reward(RewardOptions options, const VerifierRegistry& registry)
@@ -67,8 +142,8 @@ absl::StatusOr<std::unique_ptr<Reward>> Reward::Create(const RewardOptions& opti
   }
   size_t threads = options.threads > 0 ? static_cast<size_t>(options.threads)
                                        : std::max(1u, std::thread::hardware_concurrency());
-  reward->timer_ = std::make_unique<internal::DeadlineTimer>();
   reward->pool_ = std::make_unique<internal::ThreadPool>(threads);
+  reward->watchdog_ = std::make_unique<Watchdog>(reward.get());
   return reward;
 }
 
@@ -166,41 +241,42 @@ absl::StatusOr<VerifyResult> Reward::ScoreWith(const std::string& verifier,
   return r;
 }
 
-void Reward::RunItem(const std::shared_ptr<Batch>& batch, size_t index) const {
-  if (batch->cancel && batch->cancel->load()) {
-    ItemResult cancelled;
-    cancelled.status = absl::CancelledError("the request was cancelled");
-    batch->Finish(index, std::move(cancelled));
-    return;
+void Reward::Replace(const std::shared_ptr<Batch>& batch) const {
+  // The timed-out item's verifier still occupies a worker: add one, with a task to run.
+  pool_->AddReplacementWorker();
+  pool_->Submit([this, batch] { Drain(batch); });
+}
+
+void Reward::Drain(const std::shared_ptr<Batch>& batch) const {
+  const size_t n = batch->inputs.size();
+  while (true) {
+    const size_t index = batch->next.fetch_add(1);
+    if (index >= n) return;
+    if (batch->cancel && batch->cancel->load()) {
+      ItemResult cancelled;
+      cancelled.status = absl::CancelledError("the request was cancelled");
+      batch->Finish(index, std::move(cancelled));
+      continue;
+    }
+    const absl::Time start = absl::Now();
+    VerifyInput& input = batch->inputs[index];
+    input.deadline = start + batch->timeout;
+    batch->started_ns[index].store(absl::ToUnixNanos(start), std::memory_order_release);
+    absl::StatusOr<VerifyResult> scored = ScoreWith(batch->verifier, input);
+    batch->started_ns[index].store(-1, std::memory_order_release);
+    ItemResult result;
+    result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    if (scored.ok()) {
+      result.result = *std::move(scored);
+    } else {
+      result.status = scored.status();
+    }
+    // Recorded already: the item timed out, and a replacement worker was added for it.
+    if (!batch->Finish(index, std::move(result)) && batch->TimedOut(index)) {
+      pool_->ReplacementDone();
+      return;  // this worker was stood in for; the replacement carries on draining
+    }
   }
-  const absl::Time start = absl::Now();
-  const absl::Time deadline = start + batch->timeout;
-  std::weak_ptr<Batch> weak = batch;
-  internal::ThreadPool* pool = pool_.get();
-  const absl::Duration timeout = batch->timeout;
-  uint64_t timer_id = timer_->At(deadline, [weak, index, pool, timeout] {
-    std::shared_ptr<Batch> b = weak.lock();
-    if (!b) return;
-    ItemResult late;
-    late.status = absl::DeadlineExceededError(
-        absl::StrCat("scoring took longer than ", absl::FormatDuration(timeout)));
-    late.seconds = absl::ToDoubleSeconds(timeout);
-    // The verifier is still running on a pool thread: keep the pool's capacity.
-    if (b->Finish(index, std::move(late), /*timeout=*/true)) pool->AddReplacementWorker();
-  });
-  VerifyInput& input = batch->inputs[index];
-  input.deadline = deadline;
-  absl::StatusOr<VerifyResult> scored = ScoreWith(batch->verifier, input);
-  timer_->Cancel(timer_id);
-  ItemResult result;
-  result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  if (scored.ok()) {
-    result.result = *std::move(scored);
-  } else {
-    result.status = scored.status();
-  }
-  // Recorded already: the item timed out (a replacement worker was added) or was cancelled.
-  if (!batch->Finish(index, std::move(result)) && batch->TimedOut(index)) pool_->ReplacementDone();
 }
 
 absl::Status Reward::ScoreBatchAsync(std::vector<VerifyInput> items, const BatchOptions& options,
@@ -217,15 +293,18 @@ absl::Status Reward::ScoreBatchAsync(std::vector<VerifyInput> items, const Batch
   batch->results.resize(n);
   batch->done.assign(n, false);
   batch->timed_out.assign(n, false);
+  batch->started_ns.reset(new std::atomic<int64_t>[n]);
+  for (size_t i = 0; i < n; ++i) batch->started_ns[i].store(0, std::memory_order_relaxed);
   batch->remaining = n;
   batch->verifier = options.verifier;
   batch->timeout =
       options.timeout > absl::ZeroDuration() ? options.timeout : absl::Seconds(options_.timeout_s);
   batch->on_done = std::move(done);
   batch->cancel = std::move(cancel);
-  for (size_t i = 0; i < n; ++i) {
-    pool_->Submit([this, batch, i] { RunItem(batch, i); });
-  }
+  watchdog_->Watch(batch);
+  // Workers take items one at a time from the batch, so a slow item does not hold up others.
+  const size_t tasks = std::min(n, pool_->target_size());
+  for (size_t t = 0; t < tasks; ++t) pool_->Submit([this, batch] { Drain(batch); });
   return absl::OkStatus();
 }
 

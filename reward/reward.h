@@ -31,7 +31,6 @@ namespace ponder::reward {
 
 namespace internal {
 class ThreadPool;
-class DeadlineTimer;
 }  // namespace internal
 
 // The outcome of one item of a batch: a result, or an error for this item alone.
@@ -104,7 +103,11 @@ class Reward {
                                                  const VerifyInput& input);
   // The verifier for a name: a configured one, else built with default options (cached).
   absl::StatusOr<std::shared_ptr<const Verifier>> Named(const std::string& name) const;
-  void RunItem(const std::shared_ptr<Batch>& batch, size_t index) const;
+  class Watchdog;
+  // Scores items of `batch` until none is left.
+  void Drain(const std::shared_ptr<Batch>& batch) const;
+  // Called when an item of `batch` timed out while its verifier still runs.
+  void Replace(const std::shared_ptr<Batch>& batch) const;
 
   RewardOptions options_;
   VerifierRegistry registry_;
@@ -112,10 +115,10 @@ class Reward {
   std::map<std::string, std::vector<Term>> source_terms_;
   mutable std::mutex named_mu_;
   mutable std::map<std::string, std::shared_ptr<const Verifier>> named_;
-  // Declared last: destroyed first, so that running tasks finish before the rest goes away;
-  // the timer outlives the pool (tasks cancel their deadlines).
-  std::unique_ptr<internal::DeadlineTimer> timer_;
+  // Declared last: destroyed first (the watchdog, then the pool, whose running tasks finish
+  // before the verifiers go away).
   std::unique_ptr<internal::ThreadPool> pool_;
+  std::unique_ptr<Watchdog> watchdog_;
 };
 
 }  // namespace ponder::reward

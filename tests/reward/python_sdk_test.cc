@@ -25,8 +25,8 @@ class PythonSdkTest : public ::testing::Test {
       argv.push_back("--token");
       argv.push_back(token);
     }
-    ASSERT_TRUE(server_.Start(argv, {"PYTHONPATH=" + testing::BinaryPath("python") + ":" +
-                                     testing::SourcePath("python")}));
+    ASSERT_TRUE(server_.Start(argv, {"PYTHONPATH=" + std::string(PONDER_TEST_BINARY_DIR) +
+                                     "/python" + ":" + testing::SourcePath("python")}));
     std::string line = server_.ReadLine(std::chrono::seconds(30));
     ASSERT_THAT(line, HasSubstr("ponder_verifier: serving keywords on 127.0.0.1:"));
     address_ = line.substr(line.find("127.0.0.1:"));
