@@ -68,7 +68,11 @@ function(ponder_cc_test)
   if(ARG_TORCH)
     _ponder_use_torch(${ARG_NAME})
   endif()
-  set(props ENVIRONMENT "PONDER_SOURCE_DIR=${PROJECT_SOURCE_DIR};PONDER_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  # Where tests/testing.h finds the repository and this build tree (the environment variables
+  # PONDER_SOURCE_DIR / PONDER_BINARY_DIR override them).
+  target_compile_definitions(${ARG_NAME} PRIVATE
+    PONDER_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}" PONDER_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  set(props)
   if(ARG_LABELS)
     list(APPEND props LABELS "${ARG_LABELS}")
   endif()

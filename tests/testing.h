@@ -1,6 +1,5 @@
 // Shared by the tests: where to find the repository's files and the built binaries, and a
-// way to run a command and collect what it printed. CTest sets the variables; a test binary
-// run by hand from the source root also works.
+// way to run a command and collect what it printed.
 #pragma once
 
 #include <sys/wait.h>
@@ -14,14 +13,23 @@
 
 namespace ponder::testing {
 
+#ifndef PONDER_TEST_SOURCE_DIR
+#define PONDER_TEST_SOURCE_DIR "."
+#endif
+#ifndef PONDER_TEST_BINARY_DIR
+#define PONDER_TEST_BINARY_DIR "build"
+#endif
+
+// The repository root: $PONDER_SOURCE_DIR, else the one this test was built from.
 inline std::string SourcePath(const std::string& relative) {
   const char* root = std::getenv("PONDER_SOURCE_DIR");
-  return (root != nullptr ? std::string(root) + "/" : std::string()) + relative;
+  return std::string(root != nullptr ? root : PONDER_TEST_SOURCE_DIR) + "/" + relative;
 }
 
+// The build tree: $PONDER_BINARY_DIR, else the one this test was built in.
 inline std::string BinaryPath(const std::string& relative) {
   const char* root = std::getenv("PONDER_BINARY_DIR");
-  return std::string(root != nullptr ? root : "build") + "/" + relative;
+  return std::string(root != nullptr ? root : PONDER_TEST_BINARY_DIR) + "/" + relative;
 }
 
 inline std::string ReadFile(const std::string& path) {
