@@ -101,3 +101,59 @@ TEST(MathEquivalenceTest, SympyCasesFromFile) { CheckEquivalenceFile("math_sympy
 
 }  // namespace
 }  // namespace ponder::reward
+
+namespace ponder::reward {
+namespace {
+
+// Model output is adversarial input: deep nesting, huge numbers, towers of powers, long lists
+// and many \pm must give a verdict (not a crash, hang or exception).
+TEST(MathAdversarialTest, HostileAnswersGetAVerdict) {
+  MathOptions options;
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"1", std::string(5000, '(') + "1" + std::string(5000, ')')},
+      {"1", std::string(3000, '{') + "1" + std::string(3000, '}')},
+      {"1",
+       [] {
+         std::string s;
+         for (int i = 0; i < 2000; ++i) s += "\\frac{";
+         return s + "1";
+       }()},
+      {"1", "2^{2^{2^{2^{2^{2^{2^{2}}}}}}}"},
+      {"1", "10^{1000000000}"},
+      {"1", "99999999999999999999999999999999999999999999999999999999999999999"},
+      {"1", "0.00000000000000000000000000000000000000000000000000000000000001"},
+      {"x", "x^{x^{x^{x^{x^{x^{x}}}}}}"},
+      {"1", "1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1"},
+      {"5!", "100000!"},
+      {"1", "\\sqrt[1000000]{2}"},
+      {"1", "(1,2" + std::string(20000, ',') + ")"},
+      {"1", "\\begin{pmatrix}" + std::string(10000, '&') + "\\end{pmatrix}"},
+      {"1", "\\text{" + std::string(100000, 'a')},
+      {"\\{1,2,3\\}",
+       [] {
+         std::string s = "\\{";
+         for (int i = 0; i < 3000; ++i) s += std::to_string(i % 7) + ",";
+         return s + "1\\}";
+       }()},
+      {"1", "1e999999"},
+      {"1", "0/0"},
+      {"1", "\\frac{1}{0}"},
+      {"1", "\\log_{1} 1"},
+      {"1", std::string("\xff\xfe\x00\x80", 4)},
+  };
+  for (const auto& [gold, pred] : cases) {
+    EXPECT_FALSE(MathAnswersEqual(gold, pred, options)) << pred.substr(0, 60);
+    EXPECT_FALSE(MathAnswersEqual(pred, gold, options)) << pred.substr(0, 60);
+  }
+  // The verifier scores a long response with an unclosed box quickly too.
+  auto verifier = MathVerifier::Create(options);
+  VerifyInput input;
+  input.response = std::string(1 << 20, 'x') + "\\boxed{" + std::string(1 << 16, '{');
+  input.ground_truth = "1";
+  auto r = (*verifier)->Score(input);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->correct, false);
+}
+
+}  // namespace
+}  // namespace ponder::reward
