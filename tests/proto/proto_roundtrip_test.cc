@@ -61,6 +61,7 @@ TEST(ProtoRoundTripTest, RolloutMessages) {
                                         sampling { temperature: 1 })pb");
   ExpectRoundTrip(GenerateRequest(), R"pb(request_id: "step-3"
                                           return_text: true
+                                          resume_paused: true
                                           prompts { prompt_index: 1 token_ids: 5 n: 2 })pb");
   ExpectRoundTrip(Trajectory(), R"pb(
     prompt_index: 3

@@ -1,0 +1,154 @@
+#include "rollout/grpc_backend.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "ponder/v1/rollout.grpc.pb.h"
+#include "rollout/crc32c.h"
+#include "rollout/proto_convert.h"
+#include "rollout/weight_update.h"
+
+namespace ponder::rollout {
+namespace {
+
+std::chrono::system_clock::time_point DeadlineAfter(absl::Duration d) {
+  return absl::ToChronoTime(absl::Now() + d);
+}
+
+// One Generate call: reads trajectories until the server ends the stream. Owned by itself
+// until OnDone, and by the caller's GenerateCall handle (for Cancel).
+class GenerateStream : public grpc::ClientReadReactor<v1::GenerateResponse> {
+ public:
+  GenerateStream(GenerateCallbacks callbacks) : callbacks_(std::move(callbacks)) {}
+
+  void Start(v1::RolloutService::Stub* stub, std::shared_ptr<GenerateStream> self,
+             const GenerateRequest& request, absl::Duration default_timeout) {
+    self_ = std::move(self);
+    ToProto(request, &request_);
+    context_.set_deadline(request.deadline == absl::InfiniteFuture()
+                              ? DeadlineAfter(default_timeout)
+                              : absl::ToChronoTime(request.deadline));
+    stub->async()->Generate(&context_, &request_, this);
+    StartRead(&response_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the stream ended; OnDone follows
+    if (callbacks_.on_trajectory) callbacks_.on_trajectory(FromProto(response_.trajectory()));
+    StartRead(&response_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    if (callbacks_.on_done) callbacks_.on_done(FromGrpcStatus(status));
+    std::shared_ptr<GenerateStream> keep = std::move(self_);
+  }
+
+  void Cancel() { context_.TryCancel(); }
+
+ private:
+  GenerateCallbacks callbacks_;
+  grpc::ClientContext context_;
+  v1::GenerateRequest request_;
+  v1::GenerateResponse response_;
+  std::shared_ptr<GenerateStream> self_;
+};
+
+class StreamHandle : public GenerateCall {
+ public:
+  explicit StreamHandle(std::shared_ptr<GenerateStream> stream) : stream_(std::move(stream)) {}
+  void Cancel() override { stream_->Cancel(); }
+
+ private:
+  std::shared_ptr<GenerateStream> stream_;
+};
+
+}  // namespace
+
+class GrpcRolloutBackend::Impl {
+ public:
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::RolloutService::Stub> stub;
+  GrpcBackendOptions options;
+  std::string address;
+};
+
+absl::StatusOr<std::unique_ptr<GrpcRolloutBackend>> GrpcRolloutBackend::Connect(
+    const std::string& address, const GrpcBackendOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  impl->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (!impl->channel->WaitForConnected(DeadlineAfter(options.connect_timeout))) {
+    return absl::UnavailableError(absl::StrCat("no rollout server answers at ", address,
+                                               " (waited ",
+                                               absl::FormatDuration(options.connect_timeout), ")"));
+  }
+  impl->stub = v1::RolloutService::NewStub(impl->channel);
+  impl->options = options;
+  impl->address = address;
+  return std::unique_ptr<GrpcRolloutBackend>(new GrpcRolloutBackend(std::move(impl)));
+}
+
+GrpcRolloutBackend::GrpcRolloutBackend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GrpcRolloutBackend::~GrpcRolloutBackend() = default;
+
+absl::StatusOr<std::shared_ptr<GenerateCall>> GrpcRolloutBackend::StartGenerate(
+    GenerateRequest request, GenerateCallbacks callbacks) {
+  auto stream = std::make_shared<GenerateStream>(std::move(callbacks));
+  stream->Start(impl_->stub.get(), stream, request, impl_->options.generate_timeout);
+  return std::shared_ptr<GenerateCall>(std::make_shared<StreamHandle>(std::move(stream)));
+}
+
+absl::Status GrpcRolloutBackend::UpdateWeights(int64_t version,
+                                               const std::vector<WeightTensor>& tensors) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(impl_->options.update_timeout));
+  v1::UpdateWeightsResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::UpdateWeightsRequest>> writer =
+      impl_->stub->UpdateWeights(&context, &response);
+  uint64_t total = 0;
+  for (const WeightTensor& t : tensors) total += t.bytes;
+  v1::UpdateWeightsRequest message;
+  message.mutable_begin()->set_version(version);
+  message.mutable_begin()->set_num_tensors(static_cast<uint32_t>(tensors.size()));
+  message.mutable_begin()->set_total_bytes(total);
+  bool open = writer->Write(message);
+  uint32_t crc = 0;
+  if (open) {
+    open = ForEachWeightChunk(tensors, impl_->options.chunk_bytes, [&](const WeightChunk& c) {
+      v1::TensorChunk* chunk = message.mutable_chunk();
+      chunk->set_name(std::string(c.name));
+      chunk->set_dtype(ToProto(c.dtype));
+      chunk->mutable_shape()->Assign(c.shape.begin(), c.shape.end());
+      chunk->set_offset(c.offset);
+      chunk->set_total_bytes(c.total_bytes);
+      chunk->set_data(c.data.data(), c.data.size());
+      crc = Crc32cExtend(crc, c.data.data(), c.data.size());
+      return writer->Write(message);
+    });
+  }
+  if (open) {
+    message.mutable_commit()->set_crc32c(crc);
+    open = writer->Write(message);
+  }
+  writer->WritesDone();
+  // When a write failed the server has already ended the call; Finish gives its reason.
+  return FromGrpcStatus(writer->Finish());
+}
+
+absl::StatusOr<BackendStatus> GrpcRolloutBackend::GetStatus() {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(impl_->options.status_timeout));
+  v1::GetStatusRequest request;
+  v1::RolloutStatus response;
+  absl::Status status = FromGrpcStatus(impl_->stub->GetStatus(&context, request, &response));
+  if (!status.ok()) return status;
+  return FromProto(response);
+}
+
+}  // namespace ponder::rollout

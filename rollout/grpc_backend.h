@@ -1,0 +1,50 @@
+// A RolloutBackend that talks to a remote RolloutService (`ponder rollout --listen ...`).
+// Trajectories come back exactly as the remote engine made them: for the same seeds, the
+// same as an in-process RolloutEngine on the same weights.
+//
+// Every call carries a deadline: a GenerateRequest's own, else `generate_timeout`;
+// `update_timeout` and `status_timeout` for the others. A request the server rejects ends
+// through on_done (INVALID_ARGUMENT with the server's message), not from StartGenerate.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rollout/rollout.h"
+
+namespace ponder::rollout {
+
+struct GrpcBackendOptions {
+  absl::Duration connect_timeout = absl::Seconds(10);
+  absl::Duration generate_timeout = absl::Hours(24);
+  absl::Duration update_timeout = absl::Minutes(10);
+  absl::Duration status_timeout = absl::Seconds(10);
+  size_t chunk_bytes = size_t{1} << 20;  // weight chunk size on the wire
+};
+
+class GrpcRolloutBackend : public RolloutBackend {
+ public:
+  // Connects to "HOST:PORT"; Unavailable when no server answers within connect_timeout.
+  static absl::StatusOr<std::unique_ptr<GrpcRolloutBackend>> Connect(
+      const std::string& address, const GrpcBackendOptions& options = {});
+  ~GrpcRolloutBackend() override;
+
+  absl::StatusOr<std::shared_ptr<GenerateCall>> StartGenerate(GenerateRequest request,
+                                                              GenerateCallbacks callbacks) override;
+  // Streams the tensors in chunks with a CRC-32C; the server applies them only when all have
+  // arrived intact.
+  absl::Status UpdateWeights(int64_t version, const std::vector<WeightTensor>& tensors) override;
+  absl::StatusOr<BackendStatus> GetStatus() override;
+
+  class Impl;
+
+ private:
+  explicit GrpcRolloutBackend(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ponder::rollout

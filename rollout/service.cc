@@ -1,0 +1,293 @@
+#include "rollout/service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "ponder/v1/rollout.grpc.pb.h"
+#include "rollout/proto_convert.h"
+#include "rollout/weight_update.h"
+
+namespace ponder::rollout {
+namespace {
+
+// Generate: the backend's callbacks queue trajectories; one write is in flight at a time.
+// The reactor is shared by gRPC (until OnDone) and the backend's callbacks (until the backend
+// drops them), so it lives as long as either needs it.
+class GenerateReactor : public grpc::ServerWriteReactor<v1::GenerateResponse> {
+ public:
+  static void Start(RolloutBackend* backend, grpc::CallbackServerContext* context,
+                    const v1::GenerateRequest* proto, const SamplingOptions& defaults,
+                    grpc::ServerWriteReactor<v1::GenerateResponse>** out) {
+    auto self = std::shared_ptr<GenerateReactor>(new GenerateReactor());
+    self->self_ = self;
+    *out = self.get();
+    GenerateRequest request = FromProto(*proto, defaults);
+    const auto deadline = context->deadline();
+    if (deadline != std::chrono::system_clock::time_point::max()) {
+      request.deadline = absl::FromChrono(deadline);
+    }
+    GenerateCallbacks callbacks;
+    callbacks.on_trajectory = [self](Trajectory t) { self->Enqueue(std::move(t)); };
+    callbacks.on_done = [self](absl::Status status) { self->BackendDone(std::move(status)); };
+    absl::StatusOr<std::shared_ptr<GenerateCall>> call =
+        backend->StartGenerate(std::move(request), std::move(callbacks));
+    std::lock_guard<std::mutex> lock(self->mu_);
+    if (!call.ok()) {
+      self->backend_done_ = true;
+      self->status_ = ToGrpcStatus(call.status());
+      self->MaybeWriteLocked();
+      return;
+    }
+    self->call_ = *call;
+    if (self->cancelled_) self->call_->Cancel();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {  // the client is gone: stop generating for it
+      broken_ = true;
+      queue_.clear();
+      if (call_) call_->Cancel();
+    }
+    MaybeWriteLocked();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (call_) call_->Cancel();
+  }
+
+  void OnDone() override {
+    std::shared_ptr<GenerateReactor> keep;
+    std::lock_guard<std::mutex> lock(mu_);
+    keep = std::move(self_);  // freed when the backend has dropped its callbacks too
+  }
+
+ private:
+  GenerateReactor() = default;
+
+  void Enqueue(Trajectory t) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (broken_ || cancelled_) return;
+    v1::GenerateResponse response;
+    ToProto(t, response.mutable_trajectory());
+    queue_.push_back(std::move(response));
+    MaybeWriteLocked();
+  }
+
+  void BackendDone(absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    backend_done_ = true;
+    status_ = ToGrpcStatus(status);
+    MaybeWriteLocked();
+  }
+
+  void MaybeWriteLocked() {
+    if (writing_ || finished_) return;
+    if (!queue_.empty() && !broken_) {
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+      writing_ = true;
+      StartWrite(&current_);
+    } else if (backend_done_) {
+      finished_ = true;
+      Finish(status_);
+    }
+  }
+
+  std::mutex mu_;
+  std::shared_ptr<GenerateReactor> self_;
+  std::shared_ptr<GenerateCall> call_;
+  std::deque<v1::GenerateResponse> queue_;
+  v1::GenerateResponse current_;
+  bool writing_ = false, finished_ = false, backend_done_ = false;
+  bool cancelled_ = false, broken_ = false;
+  grpc::Status status_;
+};
+
+// UpdateWeights: reads the stream into a WeightUpdateAssembler; applies on a worker thread
+// (the backend waits for a step boundary) once the client has finished sending.
+class UpdateWeightsReactor : public grpc::ServerReadReactor<v1::UpdateWeightsRequest> {
+ public:
+  UpdateWeightsReactor(RolloutBackend* backend, v1::UpdateWeightsResponse* response,
+                       uint64_t max_update_bytes)
+      : backend_(backend), response_(response), assembler_(max_update_bytes) {
+    StartRead(&message_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side
+      if (!assembler_.committed()) {
+        Finish(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("UpdateWeights: the stream ended before the commit "
+                         "message (",
+                         assembler_.bytes_received(), " bytes received); nothing applied")));
+        return;
+      }
+      std::thread([this] { Apply(); }).detach();
+      return;
+    }
+    absl::Status status;
+    switch (message_.part_case()) {
+      case v1::UpdateWeightsRequest::kBegin:
+        status = assembler_.Begin(message_.begin().version(), message_.begin().num_tensors(),
+                                  message_.begin().total_bytes());
+        break;
+      case v1::UpdateWeightsRequest::kChunk: {
+        const v1::TensorChunk& c = message_.chunk();
+        absl::StatusOr<WeightDType> dtype = FromProto(c.dtype(), c.name());
+        if (!dtype.ok()) {
+          status = dtype.status();
+          break;
+        }
+        WeightChunk chunk;
+        chunk.name = c.name();
+        chunk.dtype = *dtype;
+        chunk.shape.assign(c.shape().begin(), c.shape().end());
+        chunk.offset = c.offset();
+        chunk.total_bytes = c.total_bytes();
+        chunk.data = c.data();
+        status = assembler_.AddChunk(chunk);
+        break;
+      }
+      case v1::UpdateWeightsRequest::kCommit: {
+        absl::StatusOr<std::vector<WeightTensor>> tensors =
+            assembler_.Commit(message_.commit().crc32c());
+        if (tensors.ok()) {
+          tensors_ = std::move(*tensors);
+        } else {
+          status = tensors.status();
+        }
+        break;
+      }
+      default:
+        status = absl::InvalidArgumentError("UpdateWeights: an empty stream message");
+    }
+    if (!status.ok()) {
+      Finish(ToGrpcStatus(status));
+      return;
+    }
+    StartRead(&message_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Apply() {
+    const auto start = std::chrono::steady_clock::now();
+    absl::Status status = backend_->UpdateWeights(assembler_.version(), tensors_);
+    tensors_.clear();
+    if (status.ok()) {
+      response_->set_version(assembler_.version());
+      response_->set_bytes_received(assembler_.bytes_received());
+      response_->set_apply_seconds(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    Finish(ToGrpcStatus(status));  // the last use of `this`
+  }
+
+  RolloutBackend* backend_;
+  v1::UpdateWeightsResponse* response_;
+  WeightUpdateAssembler assembler_;
+  v1::UpdateWeightsRequest message_;
+  std::vector<WeightTensor> tensors_;
+};
+
+class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
+ public:
+  RolloutServiceImpl(RolloutBackend* backend, const ServerOptions& options)
+      : backend_(backend), options_(options) {}
+
+  grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
+      grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override {
+    grpc::ServerWriteReactor<v1::GenerateResponse>* reactor = nullptr;
+    GenerateReactor::Start(backend_, context, request, options_.defaults, &reactor);
+    return reactor;
+  }
+
+  grpc::ServerReadReactor<v1::UpdateWeightsRequest>* UpdateWeights(
+      grpc::CallbackServerContext* context, v1::UpdateWeightsResponse* response) override {
+    return new UpdateWeightsReactor(backend_, response, options_.max_update_bytes);
+  }
+
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
+                                      const v1::GetStatusRequest* request,
+                                      v1::RolloutStatus* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    absl::StatusOr<BackendStatus> status = backend_->GetStatus();
+    if (status.ok()) ToProto(*status, response);
+    reactor->Finish(ToGrpcStatus(status.status()));
+    return reactor;
+  }
+
+ private:
+  RolloutBackend* backend_;
+  ServerOptions options_;
+};
+
+}  // namespace
+
+class RolloutServer::Impl {
+ public:
+  std::unique_ptr<RolloutServiceImpl> service;
+  std::unique_ptr<grpc::Server> server;
+  std::mutex mu;
+  bool shut_down = false;
+};
+
+absl::StatusOr<std::unique_ptr<RolloutServer>> RolloutServer::Start(RolloutBackend* backend,
+                                                                    const ServerOptions& options) {
+  if (backend == nullptr) return absl::InvalidArgumentError("RolloutServer: no backend");
+  grpc::EnableDefaultHealthCheckService(true);
+  auto impl = std::make_unique<Impl>();
+  impl->service = std::make_unique<RolloutServiceImpl>(backend, options);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // Two workers on one port would silently split the traffic: refuse a port in use.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.RegisterService(impl->service.get());
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on '", options.listen, "' (in use, or not HOST:PORT)"));
+  }
+  std::unique_ptr<RolloutServer> server(new RolloutServer());
+  server->impl_ = std::move(impl);
+  server->port_ = port;
+  const std::string& listen = options.listen;
+  const size_t colon = listen.rfind(':');
+  server->address_ =
+      absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
+  return server;
+}
+
+RolloutServer::~RolloutServer() { Shutdown(); }
+
+void RolloutServer::Shutdown() {
+  if (!impl_) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->shut_down) return;
+    impl_->shut_down = true;
+  }
+  // Running calls are cancelled at once (their reactors cancel the backend's work).
+  impl_->server->Shutdown(std::chrono::system_clock::now());
+}
+
+void RolloutServer::Wait() { impl_->server->Wait(); }
+
+}  // namespace ponder::rollout

@@ -1,0 +1,340 @@
+// Token choice, stop rules, CRC-32C and request validation, against values worked out by hand
+// (or by a brute-force reference written here).
+#include "rollout/sampler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "rollout/crc32c.h"
+#include "rollout/rollout.h"
+
+namespace ponder::rollout {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A row given by its probabilities: log_probs = log p, logits = log p (so greedy = argmax p).
+struct Row {
+  explicit Row(std::vector<double> p) {
+    for (double x : p) {
+      probs.push_back(static_cast<float>(x));
+      log_probs.push_back(static_cast<float>(std::log(x)));
+    }
+  }
+  TokenChoice Choose(const SamplingOptions& s, double u) const {
+    return ChooseToken(log_probs.data(), log_probs.data(), probs.data(),
+                       static_cast<int64_t>(probs.size()), s, u);
+  }
+  std::vector<float> probs, log_probs;
+};
+
+SamplingOptions Sampling(double temperature = 1.0) {
+  SamplingOptions s;
+  s.temperature = temperature;
+  return s;
+}
+
+TEST(UniformDrawTest, DeterministicInRangeAndIndependentOfEachCoordinate) {
+  EXPECT_EQ(UniformDraw(1, 2, 3, 4), UniformDraw(1, 2, 3, 4));
+  EXPECT_NE(UniformDraw(1, 2, 3, 4), UniformDraw(2, 2, 3, 4));
+  EXPECT_NE(UniformDraw(1, 2, 3, 4), UniformDraw(1, 3, 3, 4));
+  EXPECT_NE(UniformDraw(1, 2, 3, 4), UniformDraw(1, 2, 4, 4));
+  EXPECT_NE(UniformDraw(1, 2, 3, 4), UniformDraw(1, 2, 3, 5));
+  double sum = 0, sum_sq = 0;
+  const int n = 20000;
+  for (int t = 0; t < n; ++t) {
+    const double u = UniformDraw(7, 0, 0, static_cast<uint64_t>(t));
+    ASSERT_GE(u, 0.0);
+    ASSERT_LT(u, 1.0);
+    sum += u;
+    sum_sq += u * u;
+  }
+  // Uniform(0, 1): mean 1/2, variance 1/12; the standard error of the mean is ~0.002.
+  EXPECT_NEAR(sum / n, 0.5, 0.01);
+  EXPECT_NEAR(sum_sq / n - (sum / n) * (sum / n), 1.0 / 12, 0.005);
+}
+
+TEST(ChooseTokenTest, GreedyTakesTheArgmaxAndItsLogProb) {
+  Row row({0.1, 0.4, 0.2, 0.3});
+  TokenChoice c = row.Choose(Sampling(0.0), 0.99);
+  EXPECT_EQ(c.token, 1);
+  EXPECT_FLOAT_EQ(c.logprob, std::log(0.4f));
+  // Ties go to the lower id.
+  Row tie({0.3, 0.1, 0.3, 0.3});
+  EXPECT_EQ(tie.Choose(Sampling(0.0), 0.5).token, 0);
+}
+
+TEST(ChooseTokenTest, InverseCdfInIdOrder) {
+  // Cumulative 0.1, 0.3, 0.6, 1.0.
+  Row row({0.1, 0.2, 0.3, 0.4});
+  const SamplingOptions s = Sampling();
+  EXPECT_EQ(row.Choose(s, 0.05).token, 0);
+  EXPECT_EQ(row.Choose(s, 0.15).token, 1);
+  EXPECT_EQ(row.Choose(s, 0.31).token, 2);
+  EXPECT_EQ(row.Choose(s, 0.95).token, 3);
+  EXPECT_FLOAT_EQ(row.Choose(s, 0.31).logprob, std::log(0.3f));
+}
+
+TEST(ChooseTokenTest, TopKRenormalisesOverTheKept) {
+  Row row({0.1, 0.2, 0.3, 0.4});
+  SamplingOptions s = Sampling();
+  s.top_k = 2;                         // keeps ids 2 (0.3) and 3 (0.4); mass 0.7, in id order
+  TokenChoice a = row.Choose(s, 0.2);  // target 0.14 < 0.3
+  EXPECT_EQ(a.token, 2);
+  EXPECT_NEAR(a.logprob, std::log(0.3 / 0.7), 1e-6);
+  TokenChoice b = row.Choose(s, 0.5);  // target 0.35 > 0.3
+  EXPECT_EQ(b.token, 3);
+  EXPECT_NEAR(b.logprob, std::log(0.4 / 0.7), 1e-6);
+}
+
+TEST(ChooseTokenTest, TopPKeepsTheSmallestNucleusInDecreasingOrder) {
+  Row row({0.1, 0.2, 0.3, 0.4});
+  SamplingOptions s = Sampling();
+  s.top_p = 0.65;                      // 0.4, then 0.4 + 0.3 = 0.7 >= 0.65: keeps ids 3, 2
+  TokenChoice a = row.Choose(s, 0.5);  // target 0.35 < 0.4 (id 3 first)
+  EXPECT_EQ(a.token, 3);
+  EXPECT_NEAR(a.logprob, std::log(0.4 / 0.7), 1e-6);
+  TokenChoice b = row.Choose(s, 0.9);  // target 0.63
+  EXPECT_EQ(b.token, 2);
+  EXPECT_NEAR(b.logprob, std::log(0.3 / 0.7), 1e-6);
+  s.top_p = 0.3;  // the top token alone is enough
+  for (double u : {0.0, 0.5, 0.999}) EXPECT_EQ(row.Choose(s, u).token, 3);
+  EXPECT_NEAR(row.Choose(s, 0.5).logprob, 0.0, 1e-6);
+}
+
+TEST(ChooseTokenTest, MinPDropsTokensBelowAFractionOfTheTop) {
+  Row row({0.1, 0.2, 0.3, 0.4});
+  SamplingOptions s = Sampling();
+  s.min_p = 0.6;  // threshold 0.24: keeps ids 2, 3
+  TokenChoice a = row.Choose(s, 0.2);
+  EXPECT_EQ(a.token, 2);
+  EXPECT_NEAR(a.logprob, std::log(0.3 / 0.7), 1e-6);
+}
+
+TEST(ChooseTokenTest, TruncationsComposeInOrderTopKTopPMinP) {
+  Row row({0.05, 0.1, 0.15, 0.3, 0.4});
+  SamplingOptions s = Sampling();
+  s.top_k = 3;    // ids 4, 3, 2 (mass 0.85)
+  s.top_p = 0.8;  // of 0.85: 0.4 + 0.3 = 0.7 >= 0.68 -> ids 4, 3
+  s.min_p = 0.5;  // threshold 0.2 keeps both
+  TokenChoice a = row.Choose(s, 0.99);
+  EXPECT_EQ(a.token, 3);
+  EXPECT_NEAR(a.logprob, std::log(0.3 / 0.7), 1e-6);
+  s.min_p = 0.8;  // threshold 0.32 drops id 3
+  EXPECT_EQ(row.Choose(s, 0.99).token, 4);
+  EXPECT_NEAR(row.Choose(s, 0.99).logprob, 0.0, 1e-6);
+}
+
+// Brute force: sort everything, cut the nucleus, renormalise.
+std::vector<std::pair<int32_t, double>> ReferenceNucleus(const std::vector<double>& p,
+                                                         double top_p) {
+  std::vector<int32_t> order(p.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[a] > p[b]; });
+  double total = std::accumulate(p.begin(), p.end(), 0.0), cum = 0;
+  std::vector<std::pair<int32_t, double>> kept;
+  for (int32_t id : order) {
+    kept.push_back({id, p[id]});
+    cum += p[id];
+    if (cum >= top_p * total) break;
+  }
+  return kept;
+}
+
+TEST(ChooseTokenTest, LargeVocabularyNucleusMatchesBruteForce) {
+  std::mt19937_64 rng(3);
+  std::exponential_distribution<double> exp(1.0);
+  std::vector<double> p(5000);
+  for (double& x : p) x = std::pow(exp(rng), 4.0);  // heavy-tailed: a long nucleus
+  const double total = std::accumulate(p.begin(), p.end(), 0.0);
+  for (double& x : p) x /= total;
+  Row row(p);
+  SamplingOptions s = Sampling();
+  for (double top_p : {0.5, 0.9, 0.99}) {
+    s.top_p = top_p;
+    auto kept = ReferenceNucleus(p, top_p);
+    double mass = 0;
+    for (auto& [id, q] : kept) mass += q;
+    for (double u : {0.0, 0.1, 0.37, 0.8, 0.9999}) {
+      double target = u * mass, cum = 0;
+      int32_t want = kept.back().first;
+      for (auto& [id, q] : kept) {
+        cum += q;
+        if (target < cum) {
+          want = id;
+          break;
+        }
+      }
+      TokenChoice c = row.Choose(s, u);
+      EXPECT_EQ(c.token, want) << "top_p " << top_p << " u " << u;
+      EXPECT_NEAR(c.logprob, std::log(p[want] / mass), 1e-4);
+    }
+  }
+}
+
+TEST(ChooseTokenTest, FrequenciesFollowTheDistribution) {
+  Row row({0.5, 0.25, 0.125, 0.125});
+  std::vector<int> counts(4, 0);
+  const int n = 40000;
+  for (int t = 0; t < n; ++t) ++counts[row.Choose(Sampling(), UniformDraw(9, 1, 2, t)).token];
+  EXPECT_NEAR(counts[0] / double(n), 0.5, 0.01);
+  EXPECT_NEAR(counts[1] / double(n), 0.25, 0.01);
+  EXPECT_NEAR(counts[2] / double(n), 0.125, 0.01);
+  EXPECT_NEAR(counts[3] / double(n), 0.125, 0.01);
+}
+
+TEST(ChooseTokenTest, NonFiniteRowsFallBackToTheArgmax) {
+  std::vector<float> logits = {NAN, 1.0f, 3.0f}, nan(3, NAN);
+  TokenChoice c = ChooseToken(logits.data(), nan.data(), nan.data(), 3, Sampling(), 0.5);
+  EXPECT_EQ(c.token, 2);
+}
+
+TEST(RepetitionPenaltyTest, DividesPositiveAndMultipliesNegativeLogits) {
+  std::vector<float> logits = {2.0f, -2.0f, 1.0f};
+  ApplyRepetitionPenalty(logits.data(), {0, 1}, 2.0);
+  EXPECT_THAT(logits, ::testing::ElementsAre(1.0f, -4.0f, 1.0f));
+}
+
+TEST(StopRulesTest, Repetition) {
+  EXPECT_TRUE(EndsWithRepetition({9, 1, 2, 3, 1, 2, 3}, 3, 2));
+  EXPECT_FALSE(EndsWithRepetition({9, 1, 2, 3, 1, 2, 3}, 3, 3));
+  EXPECT_TRUE(EndsWithRepetition({5, 5, 5}, 1, 3));
+  EXPECT_FALSE(EndsWithRepetition({5, 5, 4}, 1, 2));
+  EXPECT_FALSE(EndsWithRepetition({1, 2, 1, 2}, 0, 0));
+}
+
+TEST(StopRulesTest, StopStringsMustTouchTheNewText) {
+  EXPECT_TRUE(HasStopString("abc</s>", 4, {"</s>"}));   // "/s>" is new
+  EXPECT_TRUE(HasStopString("abc</s>", 6, {"</s>"}));   // only ">" is new
+  EXPECT_FALSE(HasStopString("</s>xyz", 5, {"</s>"}));  // found earlier: not again
+  EXPECT_FALSE(HasStopString("abc", 0, {"abcd"}));
+  EXPECT_TRUE(HasStopString("x\n\n", 2, {"\n\n", "zz"}));
+}
+
+// RFC 3720 (iSCSI) appendix B.4 test vectors, and the usual "123456789" check value.
+TEST(Crc32cTest, KnownVectors) {
+  EXPECT_EQ(Crc32c("123456789", 9), 0xE3069283u);
+  std::string zeros(32, '\0'), ones(32, '\xff'), inc(32, '\0'), dec(32, '\0');
+  for (int i = 0; i < 32; ++i) {
+    inc[i] = static_cast<char>(i);
+    dec[i] = static_cast<char>(31 - i);
+  }
+  EXPECT_EQ(Crc32c(zeros.data(), 32), 0x8A9136AAu);
+  EXPECT_EQ(Crc32c(ones.data(), 32), 0x62A8AB43u);
+  EXPECT_EQ(Crc32c(inc.data(), 32), 0x46DD794Eu);
+  EXPECT_EQ(Crc32c(dec.data(), 32), 0x113FDB5Cu);
+  EXPECT_EQ(Crc32c("", 0), 0u);
+}
+
+TEST(Crc32cTest, ExtendingEqualsTheWholeAtAnySplitAndAlignment) {
+  std::string data(1000, '\0');
+  std::mt19937 rng(1);
+  for (char& c : data) c = static_cast<char>(rng());
+  const uint32_t whole = Crc32c(data.data(), data.size());
+  for (size_t start : {0, 1, 3, 7}) {
+    for (size_t split : {size_t{0}, size_t{5}, size_t{64}, size_t{333}}) {
+      const std::string part = data.substr(start);
+      uint32_t crc = Crc32c(data.data(), start);
+      crc = Crc32cExtend(crc, part.data(), split);
+      crc = Crc32cExtend(crc, part.data() + split, part.size() - split);
+      EXPECT_EQ(crc, whole) << start << " " << split;
+    }
+  }
+}
+
+// ---- Request validation: one case per kind of bad request --------------------------------
+
+GenerateRequest OnePrompt() {
+  GenerateRequest r;
+  PromptRequest p;
+  p.prompt_index = 4;
+  p.token_ids = {1, 2, 3};
+  p.n = 2;
+  p.sampling.max_new_tokens = 10;
+  r.prompts.push_back(p);
+  return r;
+}
+
+std::string Problem(const GenerateRequest& r, bool tokenizer = false) {
+  RequestLimits limits;
+  limits.vocab_size = 50;
+  limits.max_seq_len = 20;
+  limits.has_tokenizer = tokenizer;
+  absl::Status s = ValidateRequest(r, limits);
+  EXPECT_TRUE(s.ok() || absl::IsInvalidArgument(s)) << s;
+  return std::string(s.message());
+}
+
+TEST(ValidateRequestTest, NamesThePromptAndTheProblem) {
+  EXPECT_EQ(Problem(OnePrompt()), "");
+  GenerateRequest r = OnePrompt();
+  r.prompts[0].token_ids.clear();
+  EXPECT_THAT(Problem(r), HasSubstr("prompts[0] (prompt_index 4): the prompt is empty"));
+  r = OnePrompt();
+  r.prompts[0].n = 0;
+  EXPECT_THAT(Problem(r), HasSubstr("prompt_index 4): n must be >= 1"));
+  r = OnePrompt();
+  r.prompts[0].token_ids[1] = 50;
+  EXPECT_THAT(Problem(r), HasSubstr("token_ids[1] = 50 is outside the vocabulary [0, 50)"));
+  r.prompts[0].token_ids[1] = -1;
+  EXPECT_THAT(Problem(r), HasSubstr("token_ids[1] = -1 is outside"));
+  r = OnePrompt();
+  r.prompts[0].sampling.max_new_tokens = 18;
+  EXPECT_THAT(Problem(r), HasSubstr("3 prompt tokens + max_new_tokens 18 = 21 exceed the context "
+                                    "of 20 tokens"));
+  r = OnePrompt();
+  r.prompts[0].sampling.max_new_tokens = 0;
+  EXPECT_THAT(Problem(r), HasSubstr("sampling.max_new_tokens must be >= 1 (got 0)"));
+  r = OnePrompt();
+  r.prompts[0].sampling.temperature = -1;
+  EXPECT_THAT(Problem(r), HasSubstr("sampling.temperature must be >= 0"));
+  r = OnePrompt();
+  r.prompts[0].sampling.top_p = 1.5;
+  EXPECT_THAT(Problem(r), HasSubstr("sampling.top_p must be in (0, 1]"));
+  r = OnePrompt();
+  r.prompts[0].sampling.top_k = -2;
+  EXPECT_THAT(Problem(r), HasSubstr("sampling.top_k must be >= 0"));
+  r = OnePrompt();
+  r.prompts[0].sampling.min_p = 2;
+  EXPECT_THAT(Problem(r), HasSubstr("sampling.min_p must be in [0, 1]"));
+  r = OnePrompt();
+  r.prompts[0].sampling.repetition_penalty = 0;
+  EXPECT_THAT(Problem(r), HasSubstr("sampling.repetition_penalty must be > 0"));
+  r = OnePrompt();
+  r.prompts[0].sampling.repeat_ngram = 3;
+  EXPECT_THAT(Problem(r), HasSubstr("repeat_ngram and repeat_count must be set together"));
+  r = OnePrompt();
+  r.prompts[0].sampling.stop_token_ids = {60};
+  EXPECT_THAT(Problem(r), HasSubstr("stop_token_ids holds 60, outside the vocabulary"));
+  r = OnePrompt();
+  r.prompts[0].sampling.stop_strings = {"\n"};
+  EXPECT_THAT(Problem(r), HasSubstr("stop_strings need a tokenizer"));
+  EXPECT_EQ(Problem(r, /*tokenizer=*/true), "");
+  r = OnePrompt();
+  r.return_text = true;
+  EXPECT_THAT(Problem(r), HasSubstr("return_text needs a tokenizer"));
+  r = OnePrompt();
+  r.prompts.push_back(r.prompts[0]);
+  EXPECT_THAT(Problem(r),
+              HasSubstr("prompts[1] (prompt_index 4): prompt_index appears more than once"));
+  r.prompts.clear();
+  EXPECT_THAT(Problem(r), HasSubstr("the request has no prompts"));
+  r.resume_paused = true;
+  EXPECT_EQ(Problem(r), "");
+}
+
+TEST(SegmentsTest, OnePerRunOfVersions) {
+  EXPECT_EQ(SegmentsFromVersions({}), std::vector<Segment>{});
+  EXPECT_EQ(SegmentsFromVersions({0, 0, 1, 1, 1, 3}),
+            (std::vector<Segment>{{0, 0, 2}, {1, 2, 5}, {3, 5, 6}}));
+}
+
+}  // namespace
+}  // namespace ponder::rollout
