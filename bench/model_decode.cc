@@ -1,8 +1,8 @@
-// Single-sequence decode speed: greedy generation of 256 tokens, one at a time through the KV
-// cache, for llama2.c's stories260K and a ~25M-parameter LLaMA config, beside the same
-// weights run by PyTorch eager from bench/model_decode_baseline.py (transformers-style eager
-// decoding) in the same run, with the same number of threads. Also reports whether both
-// produced the same greedy tokens.
+// Decode speed: greedy generation of 256 tokens, one at a time through the KV cache, for
+// llama2.c's stories260K and a ~25M-parameter LLaMA config, beside the same weights run by
+// PyTorch eager from bench/model_decode_baseline.py (transformers-style eager decoding) in the
+// same run, with the same number of threads: single sequence (what `ponder generate` does),
+// then a batch of equal-length rows. Also reports whether both produced the same greedy tokens.
 //
 //   make bench BENCH=model_decode          (PONDER_BENCH_THREADS=N to pin the thread count)
 #include <ATen/ATen.h>
@@ -21,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
+#include "model/kv_cache.h"
 
 namespace ponder {
 namespace {
@@ -67,11 +68,49 @@ Result RunOurs(Decoder& decoder, int tokens, int repeats) {
   return r;
 }
 
-Result RunPython(const std::string& folder, int tokens, int repeats, int threads) {
+// Greedy decoding of `batch` sequences at once, started from tokens 1, 2, ..., batch: one
+// Step over all slots per token. Returns tokens/s over all rows and the ids of row 0.
+Result RunOursBatched(Decoder& decoder, int tokens, int repeats, int batch) {
+  auto once = [&](int n) {
+    model::KvCacheOptions options;
+    options.num_slots = batch;
+    options.max_seq_len = n + 1;
+    model::KvCache cache =
+        model::KvCache::Create(decoder->config(), options, decoder->dtype(), decoder->device())
+            .value();
+    std::vector<int64_t> slots;
+    std::vector<std::vector<int32_t>> next;
+    for (int b = 0; b < batch; ++b) {
+      slots.push_back(cache.Acquire().value());
+      next.push_back({b + 1});
+    }
+    std::vector<int32_t> row0;
+    for (int i = 0; i < n; ++i) {
+      at::Tensor logits = decoder->Step(cache, slots, next).value();
+      at::Tensor best = logits.argmax(-1).to(at::kInt).contiguous();
+      for (int b = 0; b < batch; ++b) next[b] = {best.data_ptr<int32_t>()[b]};
+      row0.push_back(next[0][0]);
+    }
+    return row0;
+  };
+  once(8);
+  Result r;
+  double best = 1e30;
+  for (int i = 0; i < repeats; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    r.ids = once(tokens);
+    best = std::min(
+        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  r.tokens_per_s = static_cast<double>(batch) * tokens / best;
+  return r;
+}
+
+Result RunPython(const std::string& folder, int tokens, int repeats, int threads, int batch) {
   const std::string cmd = absl::StrFormat(
       "/usr/bin/python3 %s/bench/model_decode_baseline.py --model %s --tokens %d --threads %d "
-      "--repeats %d",
-      SourceDir(), folder, tokens, threads, repeats);
+      "--repeats %d --batch %d",
+      SourceDir(), folder, tokens, threads, repeats, batch);
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -88,22 +127,24 @@ Result RunPython(const std::string& folder, int tokens, int repeats, int threads
   return r;
 }
 
-void Report(const std::string& name, Decoder& decoder, int tokens, int threads) {
+void Report(const std::string& name, Decoder& decoder, int tokens, int threads, int batch) {
   const std::string folder = (fs::temp_directory_path() / ("ponder_bench_" + name)).string();
   if (!model::SaveHfFolder(decoder, folder).ok()) {
     std::cerr << "cannot write " << folder << "\n";
     std::exit(1);
   }
   const int repeats = 3;
-  Result ours = RunOurs(decoder, tokens, repeats);
-  Result eager = RunPython(folder, tokens, repeats, threads);
+  Result ours = batch == 1 ? RunOurs(decoder, tokens, repeats)
+                           : RunOursBatched(decoder, tokens, repeats, batch);
+  Result eager = RunPython(folder, tokens, repeats, threads, batch);
   size_t same = 0;
   while (same < ours.ids.size() && same < eager.ids.size() && ours.ids[same] == eager.ids[same]) {
     ++same;
   }
-  std::cout << absl::StrFormat(
-      "%-14s %8.2fM %12.0f %16.0f %8.2fx   %zu/%d\n", name, decoder->config().NumParameters() / 1e6,
-      ours.tokens_per_s, eager.tokens_per_s, ours.tokens_per_s / eager.tokens_per_s, same, tokens);
+  std::cout << absl::StrFormat("%-14s %8.2fM %6d %12.0f %16.0f %8.2fx   %zu/%d\n", name,
+                               decoder->config().NumParameters() / 1e6, batch, ours.tokens_per_s,
+                               eager.tokens_per_s, ours.tokens_per_s / eager.tokens_per_s, same,
+                               tokens);
   fs::remove_all(folder);
 }
 
@@ -111,10 +152,10 @@ int Main() {
   if (const char* t = std::getenv("PONDER_BENCH_THREADS")) at::set_num_threads(std::atoi(t));
   const int threads = at::get_num_threads();
   const int tokens = 256;
-  std::cout << "single-sequence greedy decode, " << tokens << " new tokens from BOS, " << threads
+  std::cout << "greedy decode, " << tokens << " new tokens per row, " << threads
             << " thread(s), float32 CPU; best of 3\n";
-  std::cout << absl::StrFormat("%-14s %9s %12s %16s %9s   %s\n", "model", "params", "ours tok/s",
-                               "pytorch eager", "speedup", "same greedy ids");
+  std::cout << absl::StrFormat("%-14s %9s %6s %12s %16s %9s   %s\n", "model", "params", "batch",
+                               "ours tok/s", "pytorch eager", "speedup", "same greedy ids (row 0)");
 
   model::ModelOptions stories;
   stories.path = SourceDir() + "/tests/data/model/stories260K/stories260K.bin";
@@ -123,7 +164,7 @@ int Main() {
     std::cerr << small.status() << "\n";
     return 1;
   }
-  Report("stories260K", *small, tokens, threads);
+  Report("stories260K", *small, tokens, threads, 1);
 
   // ~25M parameters: a LLaMA shape between stories15M and stories42M, random weights.
   model::ModelConfig c;
@@ -139,7 +180,10 @@ int Main() {
   c.rms_norm_eps = 1e-5;
   torch::manual_seed(0);
   Decoder medium(c);
-  Report("llama-25M", medium, tokens, threads);
+  Report("llama-25M", medium, tokens, threads, 1);
+  // Batched rows (the rollout engine's regime; its own benchmark covers continuous batching).
+  Report("stories260K", *small, tokens, threads, 32);
+  Report("llama-25M", medium, tokens, threads, 16);
   return 0;
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""PyTorch eager baseline for bench_model_decode: single-sequence greedy decoding of a
-LLaMA/Qwen2-family Hugging Face folder, written the way transformers' eager LlamaForCausalLM
-runs `generate` (per-layer KV cache grown with torch.cat, repeat_kv, matmul-softmax-matmul
-attention in float32), without transformers itself (not installed here).
+"""PyTorch eager baseline for bench_model_decode: greedy decoding (one sequence, or a batch of
+equal-length rows) of a LLaMA/Qwen2-family Hugging Face folder, written the way transformers'
+eager LlamaForCausalLM runs `generate` (per-layer KV cache grown with torch.cat, repeat_kv,
+matmul-softmax-matmul attention in float32), without transformers itself (not installed here).
 
 Prints one JSON line: {"tokens_per_s": ..., "seconds": [...], "ids": [...]}.
 """
@@ -125,15 +125,16 @@ class Llama:
         return F.linear(x[:, -1:], self.lm_head).float(), cache
 
 
-def greedy(model, first, n):
+def greedy(model, first, n, batch=1):
+    """Greedy decoding of `batch` rows started from tokens first, first+1, ...; returns the
+    ids of row 0."""
     ids = []
     cache = [None] * model.layers
-    token = torch.tensor([[first]])
+    token = torch.arange(first, first + batch)[:, None]
     for _ in range(n):
         logits, cache = model.forward(token, cache)
-        nxt = int(logits[0, -1].argmax())
-        ids.append(nxt)
-        token = torch.tensor([[nxt]])
+        token = logits[:, -1].argmax(-1)[:, None]
+        ids.append(int(token[0, 0]))
     return ids
 
 
@@ -144,18 +145,19 @@ def main():
     ap.add_argument("--first", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg, w = load(args.model)
     model = Llama(cfg, w)
     seconds, ids = [], []
     with torch.inference_mode():
-        greedy(model, args.first, 8)  # warm-up
+        greedy(model, args.first, 8, args.batch)  # warm-up
         for _ in range(args.repeats):
             start = time.perf_counter()
-            ids = greedy(model, args.first, args.tokens)
+            ids = greedy(model, args.first, args.tokens, args.batch)
             seconds.append(time.perf_counter() - start)
-    print(json.dumps({"tokens_per_s": args.tokens / min(seconds), "seconds": seconds,
+    print(json.dumps({"tokens_per_s": args.batch * args.tokens / min(seconds), "seconds": seconds,
                       "ids": ids}))
 
 

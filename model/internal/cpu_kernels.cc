@@ -120,7 +120,43 @@ void SmallMatmul(const float* x, int64_t rows, const float* w, const float* bias
   for (int64_t o = begin; o < end; ++o) {
     const float* wo = w + o * in;
     const float b = bias != nullptr ? bias[o] : 0.0f;
-    for (int64_t m = 0; m < rows; ++m) y[m * out + o] = Dot(x + m * in, wo, in) + b;
+    int64_t m = 0;
+    // Four rows at a time: each loaded weight feeds four products.
+    for (; m + 4 <= rows; m += 4) {
+      const float* x0 = x + m * in;
+      const float* x1 = x0 + in;
+      const float* x2 = x1 + in;
+      const float* x3 = x2 + in;
+      float a0[16] = {}, a1[16] = {}, a2[16] = {}, a3[16] = {};
+      int64_t i = 0;
+      for (; i + 16 <= in; i += 16) {
+        for (int j = 0; j < 16; ++j) {
+          const float wv = wo[i + j];
+          a0[j] += x0[i + j] * wv;
+          a1[j] += x1[i + j] * wv;
+          a2[j] += x2[i + j] * wv;
+          a3[j] += x3[i + j] * wv;
+        }
+      }
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (int j = 0; j < 16; ++j) {
+        s0 += a0[j];
+        s1 += a1[j];
+        s2 += a2[j];
+        s3 += a3[j];
+      }
+      for (; i < in; ++i) {
+        s0 += x0[i] * wo[i];
+        s1 += x1[i] * wo[i];
+        s2 += x2[i] * wo[i];
+        s3 += x3[i] * wo[i];
+      }
+      y[m * out + o] = s0 + b;
+      y[(m + 1) * out + o] = s1 + b;
+      y[(m + 2) * out + o] = s2 + b;
+      y[(m + 3) * out + o] = s3 + b;
+    }
+    for (; m < rows; ++m) y[m * out + o] = Dot(x + m * in, wo, in) + b;
   }
 }
 

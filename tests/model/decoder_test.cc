@@ -305,6 +305,26 @@ TEST(TinyGradientTest, BackwardMatchesReference) {
   }
 }
 
+TEST(StepTest, FusedKernelsAndTensorOpsAgreeForEveryRowCount) {
+  // 2-8 new rows in all (a prompt of 1-7 tokens plus one token for another slot): up to four go
+  // through the streaming matrix kernel (a block of four, single rows), more through BLAS; the
+  // tensor-op path is the reference. The two slots hold different lengths.
+  Decoder model = Load(std::string(kTiny) + "qwen2");
+  const std::vector<int32_t> ids = {3, 17, 42, 8, 63, 0, 25};
+  for (size_t rows = 1; rows <= ids.size(); ++rows) {
+    at::Tensor logits[2];
+    for (int kernels = 0; kernels < 2; ++kernels) {
+      model->set_use_cpu_kernels(kernels == 1);
+      KvCache cache = MakeCache(model, 2, 16);
+      const int64_t a = *cache.Acquire(), b = *cache.Acquire();
+      ASSERT_TRUE(model->Step(cache, {b}, {{9, 9, 1}}).ok());
+      std::vector<int32_t> prompt(ids.begin(), ids.begin() + rows);
+      logits[kernels] = *model->Step(cache, {a, b}, {prompt, {4}});
+    }
+    EXPECT_LT(MaxAbsDiff(logits[0], logits[1]), 1e-5) << rows << " rows";
+  }
+}
+
 // ---- KV cache -----------------------------------------------------------------------------
 
 TEST(KvCacheTest, SlotsAreAcquiredLowestFirstAndReleased) {
