@@ -21,6 +21,7 @@ void JobConfig::Bind(config::Binder& b) {
   b.Field("run", run);
   b.Field("model", model);
   b.Field("data", data);
+  b.Field("rollout", rollout);
   b.Field("algorithm", algorithm);
   b.Field("trainer", trainer);
   b.Field("reward", reward);

@@ -10,6 +10,7 @@
 #include "base/config.h"
 #include "model/model_options.h"
 #include "reward/reward_options.h"
+#include "rollout/rollout_options.h"
 #include "trainer/algorithm_options.h"
 #include "trainer/data_options.h"
 #include "trainer/trainer_options.h"
@@ -28,11 +29,12 @@ struct RunOptions {
 
 struct JobConfig {
   RunOptions run;
-  model::ModelOptions model;     // model/model_options.h
-  DataOptions data;              // trainer/data_options.h
-  AlgorithmOptions algorithm;    // trainer/algorithm_options.h
-  TrainerOptions trainer;        // trainer/trainer_options.h
-  reward::RewardOptions reward;  // reward/reward_options.h
+  model::ModelOptions model;        // model/model_options.h
+  DataOptions data;                 // trainer/data_options.h
+  rollout::RolloutOptions rollout;  // rollout/rollout_options.h
+  AlgorithmOptions algorithm;       // trainer/algorithm_options.h
+  TrainerOptions trainer;           // trainer/trainer_options.h
+  reward::RewardOptions reward;     // reward/reward_options.h
 
   void Bind(config::Binder& b);
 };
