@@ -235,9 +235,20 @@ struct Learner::Impl {
   static double GradNorm(const std::vector<at::Tensor>& params) {
     double sq = 0;
     for (const at::Tensor& p : params) {
-      if (p.grad().defined()) sq += p.grad().to(at::kDouble).pow(2).sum().item<double>();
+      if (p.grad().defined()) {
+        const double n = p.grad().norm().item<double>();
+        sq += n * n;
+      }
     }
     return std::sqrt(sq);
+  }
+
+  // Drops the gradients (rather than filling them with zeros): the next backward writes them
+  // afresh, and parameters without a gradient are skipped by AdamW.
+  static void ClearGrads(const std::vector<at::Tensor>& params) {
+    for (const at::Tensor& p : params) {
+      if (p.grad().defined()) p.mutable_grad() = at::Tensor();
+    }
   }
 
   // Clips and steps, or skips the step when `ok_loss` is false or the gradients are not
@@ -249,7 +260,7 @@ struct Learner::Impl {
       ++skipped;
       spdlog::warn("{}: non-finite {} -- optimizer step skipped ({} skipped so far)", who,
                    ok_loss ? "gradients" : "loss", skipped);
-      opt.zero_grad();
+      ClearGrads(params);
       return norm;
     }
     if (opts.grad_clip > 0 && norm > opts.grad_clip) {
@@ -462,6 +473,10 @@ absl::StatusOr<LearnerStep> Learner::Step(const std::vector<Trajectory>& batch, 
   // actor/entropy metric (the early warning of collapse) otherwise.
   const bool need_entropy = true;
   int64_t train_tokens = 0;
+  double forward_s = 0, backward_s = 0, optimizer_s = 0;
+  auto since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
   for (int64_t epoch = 0; epoch < m.opts.ppo_epochs; ++epoch) {
     auto minis =
         SplitMiniBatches(group_ids, m.opts.ppo_mini_batch_size, m.opts.shuffle ? &m.rng : nullptr);
@@ -471,7 +486,7 @@ absl::StatusOr<LearnerStep> Learner::Step(const std::vector<Trajectory>& batch, 
                                             positive.index_select(0, mini_idx));
       const auto micros = PackMicroBatches(mini, b.lengths, m.opts.max_tokens_per_micro_batch);
       if (update_actor) {
-        m.policy_opt->zero_grad();
+        Impl::ClearGrads(m.policy_params);
         bool finite = true;
         std::map<std::string, double> sums;
         for (const std::vector<int64_t>& rows : micros) {
@@ -481,6 +496,7 @@ absl::StatusOr<LearnerStep> Learner::Step(const std::vector<Trajectory>& batch, 
             train_tokens += b.lengths[r];
           }
           const at::Tensor idx = RowIndex(rows, m.device);
+          auto t_forward = Clock::now();
           PONDER_ASSIGN_OR_RETURN(auto scored, m.ScoreRows(m.policy, b, rows, need_entropy));
           PolicyLossInput in;
           in.log_probs = scored.first;
@@ -518,25 +534,30 @@ absl::StatusOr<LearnerStep> Learner::Step(const std::vector<Trajectory>& batch, 
             sums["actor/nll_loss"] += nll.item<double>();
           }
           const double value = total.item<double>();
+          forward_s += since(t_forward);
           if (!std::isfinite(value)) {
             finite = false;
             break;
           }
+          auto t_backward = Clock::now();
           try {
             total.backward();
           } catch (const c10::Error& e) {
             return FromTorch(e, "policy backward");
           }
+          backward_s += since(t_backward);
         }
+        auto t_optimizer = Clock::now();
         const double norm =
             m.ClipAndStep(*m.policy_opt, m.policy_params, finite, m.skipped_policy_steps, "policy");
+        optimizer_s += since(t_optimizer);
         if (finite && std::isfinite(norm)) {
           for (const auto& [name, v] : sums) means.Add(name, v);
           means.Add("actor/grad_norm", norm);
         }
       }
       if (m.critic != nullptr) {
-        m.critic_opt->zero_grad();
+        Impl::ClearGrads(m.critic_params);
         bool finite = true;
         double vf_loss = 0, vf_clipfrac = 0;
         for (const std::vector<int64_t>& rows : micros) {
@@ -577,6 +598,9 @@ absl::StatusOr<LearnerStep> Learner::Step(const std::vector<Trajectory>& batch, 
     out.metrics["critic/skipped_steps"] = static_cast<double>(m.skipped_critic_steps);
   }
   out.metrics["timing/update_s"] = seconds;
+  out.metrics["timing/update_forward_s"] = forward_s;
+  out.metrics["timing/update_backward_s"] = backward_s;
+  out.metrics["timing/update_optimizer_s"] = optimizer_s;
   out.metrics["perf/train_tokens_per_s"] = seconds > 0 ? train_tokens / seconds : 0.0;
   return out;
 }
