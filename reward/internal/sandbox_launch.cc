@@ -6,6 +6,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -180,6 +181,11 @@ void CloseAllBut(const int* keep, size_t n) {
   ChildFail("exec");
 }
 
+// Q's stack while it shares P's memory (P's own copy of this array: P is a separate process).
+alignas(64) char g_program_stack[256 * 1024];
+
+int ProgramEntry(void* context) { RunProgram(*static_cast<const ChildContext*>(context)); }
+
 // ---- P: the run's init -----------------------------------------------------------------------
 
 int BuildRoot(const ChildContext& c, const char** step) {
@@ -318,7 +324,11 @@ void KillRun(const ChildContext& c, pid_t q) {
   if (plan.mode == SandboxMode::kNamespaces) {
     ::kill(-1, SIGKILL);  // P is pid 1 here: every other process of the namespace
   } else if (plan.kill_by_uid) {
-    KillAsUid(plan.uid);
+    pid_t killer = KillAsUid(plan.uid);
+    int status;
+    // Reaped here, so that the reap loop's "no children left" stays reachable.
+    while (killer > 0 && ::waitpid(killer, &status, __WALL) < 0 && errno == EINTR) {
+    }
   }
 }
 
@@ -338,14 +348,13 @@ void KillRun(const ChildContext& c, pid_t q) {
     }
   }
   // SIGCHLD and SIGUSR1 are blocked (inherited): they are taken with sigwaitinfo below.
-  pid_t q = RawFork(0);
+  // Q shares P's memory until it execs (P waits meanwhile), on a stack of its own: no copy
+  // of the page tables, which are the verifier's.
+  pid_t q = ::clone(&ProgramEntry, g_program_stack + sizeof(g_program_stack),
+                    CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<ChildContext*>(&c));
   if (q < 0) {
     WriteRecord(c.status_w, kInitError, 0, 0, -1, errno, "clone the program");
     _exit(1);
-  }
-  if (q == 0) {
-    // Q keeps P's status descriptor at its own number; RunProgram moves it to kStatusFd.
-    RunProgram(c);
   }
   ::close(c.stdin_fd);
   ::close(c.out_w);

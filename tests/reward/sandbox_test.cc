@@ -609,6 +609,38 @@ TEST(Sandbox, PlainModeIsRefusedUnlessDegradedIsAllowed) {
   testing::ExpectHostClean(*sandbox);
 }
 
+TEST(Sandbox, PlainModeWithoutCgroupsKillsLeftoversByUid) {
+  PONDER_REQUIRE_SANDBOX();
+  SandboxOptions options;
+  options.mode = "plain";
+  options.allow_degraded = true;
+  options.cgroups = "off";
+  auto sandbox = MakeSandbox(options);
+  ASSERT_NE(sandbox, nullptr);
+  absl::StatusOr<SandboxSession> session = sandbox->Acquire();
+  ASSERT_TRUE(session.ok());
+  ASSERT_TRUE(session
+                  ->WriteFile("main.py",
+                              "import os, time\n"
+                              "if os.fork() == 0:\n    os.setsid()\n"
+                              "    if os.fork() == 0:\n        time.sleep(2)\n"
+                              "        open('marker', 'w').write('daemon was here')\n"
+                              "    os._exit(0)\n")
+                  .ok());
+  SandboxCommand command;
+  command.argv = {"/usr/bin/python3", "main.py"};
+  command.limits = SmallLimits();
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<SandboxResult> r = session->Run(command);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->verdict, Verdict::kOk) << r->message;
+    EXPECT_LT(r->wall_s, 1.0);
+  }
+  testing::ExpectHostClean(*sandbox);
+  absl::SleepFor(absl::Seconds(2.5));
+  EXPECT_FALSE(testing::PathExists(session->host_work_dir() + "/marker"));
+}
+
 TEST(Sandbox, WithoutCgroupsRlimitsStillApply) {
   PONDER_REQUIRE_SANDBOX();
   SandboxOptions options;
