@@ -2,10 +2,14 @@
 // examples/python_verifier runs as a process, and Ponder scores through it with the `remote`
 // verifier, alone and inside a composite reward.
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "absl/synchronization/notification.h"
 #include "base/config.h"
 #include "reward/reward.h"
+#include "reward/reward_backend.h"
 #include "reward/verifier_registry.h"
 #include "tests/reward/process_testing.h"
 #include "tests/testing.h"
@@ -25,8 +29,8 @@ class PythonSdkTest : public ::testing::Test {
       argv.push_back("--token");
       argv.push_back(token);
     }
-    ASSERT_TRUE(server_.Start(argv, {"PYTHONPATH=" + std::string(PONDER_TEST_BINARY_DIR) +
-                                     "/python" + ":" + testing::SourcePath("python")}));
+    ASSERT_TRUE(server_.Start(argv, {"PYTHONPATH=" + testing::BinaryPath("python") + ":" +
+                                     testing::SourcePath("python")}));
     std::string line = server_.ReadLine(std::chrono::seconds(30));
     ASSERT_THAT(line, HasSubstr("ponder_verifier: serving keywords on 127.0.0.1:"));
     address_ = line.substr(line.find("127.0.0.1:"));
@@ -74,6 +78,41 @@ TEST_F(PythonSdkTest, RemoteVerifierScoresThroughThePythonServer) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("unknown verifier 'maths'"));
+}
+
+TEST_F(PythonSdkTest, ListsItsVerifierAndAnswersHealthChecks) {
+  Start();
+  RewardClientOptions options;
+  options.address = address_;
+  auto client = GrpcRewardBackend::Create(options);
+  ASSERT_TRUE(client.ok());
+  auto list = (*client)->ListVerifiers();
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "keywords");
+  EXPECT_EQ((*list)[0].description, "fraction of required keywords in the response");
+
+  grpc::GenericStub stub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1), response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // SERVING
 }
 
 struct Job {

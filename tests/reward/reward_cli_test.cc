@@ -15,9 +15,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// The ponder binary of this build tree (PONDER_TEST_BINARY_DIR is set by
-// tests/reward/CMakeLists.txt, so that the test does not depend on the environment CTest passes).
-std::string Ponder() { return std::string(PONDER_TEST_BINARY_DIR) + "/cli/ponder"; }
+std::string Ponder() { return testing::BinaryPath("cli/ponder"); }
 
 std::string Quote(const std::string& s) {
   std::string out = "'";
