@@ -82,6 +82,30 @@ TEST(VerifyCommandTest, BadOptionsAndUsage) {
   EXPECT_THAT(r.err, HasSubstr("give either --response with --answer"));
 }
 
+TEST(VerifyCommandTest, ConfiguredRewardFromAJobFile) {
+  std::string job = TempFile("verify_job.yaml",
+                             "reward:\n"
+                             "  verifiers:\n"
+                             "    - name: math\n"
+                             "    - name: format\n"
+                             "      weight: 0.5\n"
+                             "      options: {tags: [answer]}\n");
+  auto r = testing::RunCommand(Ponder() + " verify --config " + job +
+                               " --verifier reward --response '<answer>\\boxed{7}</answer>' "
+                               "--answer 7");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["score"], 1.5);
+  EXPECT_EQ(j["correct"], true);
+  EXPECT_EQ(j["components"]["format"], 1.0);
+  EXPECT_EQ(j["details"]["math"]["extracted"], "7");
+  // A verifier of that reward alone.
+  r = testing::RunCommand(Ponder() + " verify --config " + job +
+                          " --verifier format --response '<answer>7</answer>' --answer 7");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["score"], 1.0);
+}
+
 TEST(JobConfigTest, RewardSectionIsValidatedWithFileAndLine) {
   std::string job = TempFile("reward_job.yaml",
                              "run:\n  name: t\nreward:\n  verifiers:\n    - name: math\n"
