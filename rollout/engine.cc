@@ -461,32 +461,36 @@ class RolloutEngine::Impl {
 
     std::vector<TokenChoice> choices = Sample(*logits, samplers, sample_rows);
 
-    int64_t generated = 0;
+    const auto generated = static_cast<int64_t>(samplers.size());
+    std::vector<std::pair<Sequence*, FinishReason>> finished;
     for (size_t i = 0; i < samplers.size(); ++i) {
       Sequence* seq = samplers[i];
       seq->decoding = true;
-      ++generated;
       std::optional<FinishReason> end =
           seq->Append(choices[i].token, choices[i].logprob, version, cache_.max_seq_len());
-      if (end.has_value()) {
-        Deliver(*seq, *end);
-        for (auto& s : active_) {
-          if (s.get() == seq) s.reset();
-        }
+      if (end.has_value()) finished.emplace_back(seq, *end);
+    }
+    // Count the step before anything is delivered, so that a caller told about a finished
+    // sample sees its tokens in the counters and the status.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      counters_.steps += 1;
+      counters_.prefill_tokens += prefill_tokens;
+      counters_.decode_tokens += generated;
+      status_.generated_tokens_total += static_cast<uint64_t>(generated);
+      const auto now = std::chrono::steady_clock::now();
+      recent_.push_back({now, generated});
+      while (!recent_.empty() && now - recent_.front().first > std::chrono::seconds(5)) {
+        recent_.pop_front();
+      }
+    }
+    for (auto& [seq, reason] : finished) {
+      Deliver(*seq, reason);
+      for (auto& s : active_) {
+        if (s.get() == seq) s.reset();
       }
     }
     active_.erase(std::remove(active_.begin(), active_.end(), nullptr), active_.end());
-
-    std::lock_guard<std::mutex> lock(mu_);
-    counters_.steps += 1;
-    counters_.prefill_tokens += prefill_tokens;
-    counters_.decode_tokens += generated;
-    status_.generated_tokens_total += static_cast<uint64_t>(generated);
-    const auto now = std::chrono::steady_clock::now();
-    recent_.push_back({now, generated});
-    while (!recent_.empty() && now - recent_.front().first > std::chrono::seconds(5)) {
-      recent_.pop_front();
-    }
   }
 
   // Turns the chosen logits rows into tokens: repetition penalty, temperature, log_softmax,
@@ -714,6 +718,7 @@ absl::StatusOr<LoadedEngine> LoadRolloutEngine(const model::ModelOptions& model_
   absl::StatusOr<model::Decoder> model = model::LoadModel(model_options);
   if (!model.ok()) return model.status();
   LoadedEngine out;
+  out.config = (*model)->config();
   const std::string& tokenizer_path =
       model_options.tokenizer.empty() ? model_options.path : model_options.tokenizer;
   absl::StatusOr<std::unique_ptr<model::Tokenizer>> tokenizer =

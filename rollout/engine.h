@@ -35,6 +35,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "model/model_config.h"
 #include "model/model_options.h"
 #include "rollout/rollout.h"
 #include "rollout/rollout_options.h"
@@ -115,6 +116,7 @@ class RolloutEngine : public RolloutBackend {
 struct LoadedEngine {
   std::unique_ptr<RolloutEngine> engine;
   std::shared_ptr<const model::Tokenizer> tokenizer;  // null when none was found
+  model::ModelConfig config;                          // the model's architecture and ids
 };
 absl::StatusOr<LoadedEngine> LoadRolloutEngine(const model::ModelOptions& model,
                                                const RolloutOptions& rollout);

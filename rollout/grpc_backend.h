@@ -23,7 +23,7 @@ struct GrpcBackendOptions {
   absl::Duration generate_timeout = absl::Hours(24);
   absl::Duration update_timeout = absl::Minutes(10);
   absl::Duration status_timeout = absl::Seconds(10);
-  size_t chunk_bytes = size_t{1} << 20;  // weight chunk size on the wire
+  size_t chunk_bytes = size_t{4} << 20;  // weight chunk size on the wire
 };
 
 class GrpcRolloutBackend : public RolloutBackend {

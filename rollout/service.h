@@ -25,7 +25,7 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // HOST:PORT; port 0 picks a free port
   // Defaults for fields a client leaves at 0 (max_new_tokens).
   SamplingOptions defaults;
-  // Largest message accepted (weight chunks are typically 1 MiB).
+  // Largest message accepted (weight chunks are 4 MiB by default).
   int max_receive_message_bytes = 64 << 20;
   // Largest weight update a client may announce.
   uint64_t max_update_bytes = uint64_t{64} << 30;

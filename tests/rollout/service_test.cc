@@ -116,9 +116,9 @@ TEST(RolloutServiceTest, SameTrajectoriesAsInProcess) {
 }
 
 TEST(RolloutServiceTest, TrajectoriesStreamAsTheyFinish) {
-  Served remote(1);
+  Served remote(1, 8, /*big=*/true);  // the long sample takes seconds, not milliseconds
   GenerateRequest r;
-  r.prompts = {Prompt(0, 4, 1, Sampling(1, 110)), Prompt(1, 4, 1, Sampling(2, 3))};
+  r.prompts = {Prompt(0, 4, 1, Sampling(1, 1000)), Prompt(1, 4, 1, Sampling(2, 3))};
   std::vector<uint64_t> order;
   uint32_t running_at_first = 0;
   absl::Status status = remote.client->Generate(r, [&](Trajectory t) {
@@ -127,7 +127,9 @@ TEST(RolloutServiceTest, TrajectoriesStreamAsTheyFinish) {
   });
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(order, (std::vector<uint64_t>{1, 0}));
-  EXPECT_EQ(running_at_first, 1u);  // the long sample was still generating
+  // The long sample was still generating (the status may not yet show the short one's slot
+  // as free).
+  EXPECT_GE(running_at_first, 1u);
 }
 
 TEST(RolloutServiceTest, BadRequestsEndInvalidArgumentWithTheMessage) {

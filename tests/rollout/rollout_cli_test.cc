@@ -1,0 +1,229 @@
+// `ponder generate --prompts ...` and `ponder rollout --listen ...` end to end, on llama2.c's
+// stories260K (tests/data/model/stories260K) and the prompts in tests/data/rollout.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rollout/engine.h"
+#include "model/tokenizer.h"
+#include "rollout/grpc_backend.h"
+#include "tests/testing.h"
+
+extern char** environ;
+
+namespace ponder::rollout {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+namespace pt = ponder::testing;
+
+std::string Model() { return pt::SourcePath("tests/data/model/stories260K/stories260K.bin"); }
+std::string Tokenizer() { return pt::SourcePath("tests/data/model/stories260K/tok512.bin"); }
+std::string Ponder() { return pt::BinaryPath("cli/ponder"); }
+
+std::string TempPath(const std::string& name) {
+  return "/tmp/ponder_rollout_cli_" + std::to_string(getpid()) + "_" + name;
+}
+
+std::vector<json> ReadJsonLines(const std::string& path) {
+  std::vector<json> out;
+  std::istringstream in(pt::ReadFile(path));
+  std::string line;
+  while (std::getline(in, line)) out.push_back(json::parse(line));
+  return out;
+}
+
+std::string GenerateCommand(const std::string& output, const std::string& extra) {
+  return Ponder() + " generate --model " + Model() + " --tokenizer " + Tokenizer() + " --prompts " +
+         pt::SourcePath("tests/data/rollout/prompts.jsonl") + " --output " + output +
+         " --max-new-tokens 24 --kv-cache-mb 16 " + extra;
+}
+
+TEST(GenerateCliTest, BatchWritesOneLinePerSample) {
+  const std::string out = TempPath("greedy.jsonl");
+  pt::CommandResult r = pt::RunCommand(GenerateCommand(out, "--n 2 --temperature 0"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, MatchesRegex(".*3 prompts, 6 samples, [0-9]+ tokens in [0-9.]+ s "
+                                  "\\([0-9]+ tokens/s\\)\n"));
+  std::vector<json> lines = ReadJsonLines(out);
+  ASSERT_EQ(lines.size(), 6u);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const json& j = lines[i];
+    EXPECT_EQ(j["prompt_index"], i / 2);
+    EXPECT_EQ(j["sample_index"], i % 2);
+    EXPECT_EQ(j["token_ids"].size(), j["logprobs"].size());
+    EXPECT_GT(j["token_ids"].size(), 0u);
+    EXPECT_THAT(j["finish_reason"].get<std::string>(), MatchesRegex("stop|length"));
+    EXPECT_EQ(j["version"], 0);
+    EXPECT_TRUE(j["text"].is_string());
+  }
+  // Greedy: both samples of a prompt are the same.
+  EXPECT_EQ(lines[0]["token_ids"], lines[1]["token_ids"]);
+  EXPECT_EQ(lines[0]["text"], lines[1]["text"]);
+  // The same tokens as the engine run in process on the same prompt.
+  RolloutOptions options;
+  options.kv_cache_bytes = 16 << 20;
+  model::ModelOptions m;
+  m.path = Model();
+  m.tokenizer = Tokenizer();
+  absl::StatusOr<LoadedEngine> loaded = LoadRolloutEngine(m, options);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  model::EncodeOptions bos;
+  bos.add_bos = true;
+  GenerateRequest request;
+  PromptRequest p;
+  p.token_ids = *loaded->tokenizer->Encode("Once upon a time", bos);
+  p.sampling.temperature = 0;
+  p.sampling.max_new_tokens = 24;
+  p.sampling.stop_token_ids = {1, 2};  // the checkpoint's BOS and EOS
+  request.prompts.push_back(p);
+  std::vector<Trajectory> want = *loaded->engine->Generate(request);
+  EXPECT_EQ(lines[0]["token_ids"].get<std::vector<int32_t>>(), want[0].token_ids);
+  std::remove(out.c_str());
+}
+
+TEST(GenerateCliTest, SameSeedSameFileOtherSeedOtherSamples) {
+  const std::string a = TempPath("a.jsonl"), b = TempPath("b.jsonl"), c = TempPath("c.jsonl");
+  ASSERT_EQ(pt::RunCommand(GenerateCommand(a, "--n 3 --seed 5 --top-p 0.9")).exit_code, 0);
+  ASSERT_EQ(pt::RunCommand(GenerateCommand(b, "--n 3 --seed 5 --top-p 0.9")).exit_code, 0);
+  ASSERT_EQ(pt::RunCommand(GenerateCommand(c, "--n 3 --seed 6 --top-p 0.9")).exit_code, 0);
+  EXPECT_EQ(pt::ReadFile(a), pt::ReadFile(b));
+  EXPECT_NE(pt::ReadFile(a), pt::ReadFile(c));
+  std::vector<json> lines = ReadJsonLines(a);
+  EXPECT_NE(lines[0]["token_ids"], lines[1]["token_ids"]);  // samples differ
+  for (const std::string& p : {a, b, c}) std::remove(p.c_str());
+}
+
+TEST(GenerateCliTest, BadInputNamesTheFileAndLine) {
+  const std::string prompts = TempPath("bad.jsonl"), out = TempPath("bad_out.jsonl");
+  {
+    std::FILE* f = std::fopen(prompts.c_str(), "w");
+    std::fputs("{\"prompt\": \"ok\"}\n{\"text\": \"no\"}\n", f);
+    std::fclose(f);
+  }
+  pt::CommandResult r = pt::RunCommand(Ponder() + " generate --model " + Model() + " --tokenizer " +
+                                       Tokenizer() + " --prompts " + prompts + " --output " + out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr(prompts + ":2: needs either \"prompt\""));
+  r = pt::RunCommand(Ponder() + " generate --model " + Model() + " --prompts " + prompts);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--prompts needs --output OUT.jsonl"));
+  r = pt::RunCommand(Ponder() + " generate --model " + Model() + " --tokenizer " + Tokenizer() +
+                     " --prompts " + pt::SourcePath("tests/data/rollout/prompts.jsonl") +
+                     " --output " + out + " --n 1 --max-seq-len 16 --max-new-tokens 20");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("prompts.jsonl:1: "));
+  EXPECT_THAT(r.err, HasSubstr("exceed the context of 16 tokens"));
+  std::remove(prompts.c_str());
+  std::remove(out.c_str());
+}
+
+// Starts `ponder rollout` and returns its pid; its stdout goes to `stdout_path`.
+pid_t StartWorker(const std::string& stdout_path, const std::string& stderr_path) {
+  std::vector<std::string> args = {Ponder(),      "rollout",   "--listen",
+                                   "127.0.0.1:0", "--model",   Model(),
+                                   "--tokenizer", Tokenizer(), "rollout.kv_cache_bytes=16777216"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  pid_t pid = -1;
+  posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+TEST(RolloutCliTest, ServesTheSameTrajectoriesAsInProcessAndStopsOnSigterm) {
+  const std::string out = TempPath("worker.out"), err = TempPath("worker.err");
+  pid_t pid = StartWorker(out, err);
+  ASSERT_GT(pid, 0);
+  std::string address;
+  for (int i = 0; i < 600 && address.empty(); ++i) {  // up to a minute (a busy machine)
+    std::string text = pt::ReadFile(out);
+    const std::string key = "listening on ";
+    size_t at = text.find(key);
+    if (at != std::string::npos && text.find(' ', at + key.size()) != std::string::npos) {
+      address = text.substr(at + key.size(), text.find(' ', at + key.size()) - at - key.size());
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ASSERT_FALSE(address.empty()) << pt::ReadFile(err);
+  absl::StatusOr<std::unique_ptr<GrpcRolloutBackend>> client = GrpcRolloutBackend::Connect(address);
+  ASSERT_TRUE(client.ok()) << client.status();
+  GenerateRequest request;
+  request.return_text = true;
+  PromptRequest p;
+  p.prompt_index = 9;
+  p.token_ids = {1, 403, 407};
+  p.n = 3;
+  p.sampling.seed = 4;
+  p.sampling.max_new_tokens = 30;
+  p.sampling.stop_strings = {"."};
+  request.prompts.push_back(p);
+  absl::StatusOr<std::vector<Trajectory>> remote = (*client)->Generate(request);
+  ASSERT_TRUE(remote.ok()) << remote.status();
+  EXPECT_EQ((*client)->GetStatus()->max_context, 512u);
+
+  model::ModelOptions m;
+  m.path = Model();
+  m.tokenizer = Tokenizer();
+  RolloutOptions options;
+  options.kv_cache_bytes = 16 << 20;
+  absl::StatusOr<LoadedEngine> local = LoadRolloutEngine(m, options);
+  ASSERT_TRUE(local.ok()) << local.status();
+  std::vector<Trajectory> want = *local->engine->Generate(request);
+  auto key = [](const Trajectory& t) { return t.sample_index; };
+  std::sort(remote->begin(), remote->end(), [&](auto& a, auto& b) { return key(a) < key(b); });
+  std::sort(want.begin(), want.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
+  ASSERT_EQ(remote->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*remote)[i].token_ids, want[i].token_ids);
+    EXPECT_EQ((*remote)[i].logprobs, want[i].logprobs);
+    EXPECT_EQ((*remote)[i].text, want[i].text);
+    EXPECT_EQ((*remote)[i].finish_reason, want[i].finish_reason);
+  }
+  client->reset();
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << pt::ReadFile(err);
+  EXPECT_THAT(pt::ReadFile(err), HasSubstr("stopping (signal 15)"));
+  std::remove(out.c_str());
+  std::remove(err.c_str());
+}
+
+TEST(RolloutCliTest, MissingModelAndBadConfigAreErrors) {
+  pt::CommandResult r = pt::RunCommand(Ponder() + " rollout --listen 127.0.0.1:0");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no model: give --model PATH"));
+  r = pt::RunCommand(Ponder() + " rollout --listen 127.0.0.1:0 --model " + Model() +
+                     " rollout.sampling.top_p=3");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("rollout.sampling.top_p must be <= 1 (got 3)"));
+  r = pt::RunCommand(Ponder() + " rollout --listen 127.0.0.1:0 --model /nonexistent/model.bin");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("/nonexistent/model.bin"));
+}
+
+}  // namespace
+}  // namespace ponder::rollout
