@@ -141,6 +141,29 @@ int Main() {
 
   Measure ours = Run(n, cores, sandboxed);
   Measure ours_one = Run(n / 2, 1, sandboxed);
+  sandbox->reset();
+
+  // The same with twice as many slots as cores (runs overlap their waits), and in the
+  // built-in namespaces mode (the fallback without bwrap).
+  auto measure_with = [&](SandboxOptions o, int threads) -> Measure {
+    absl::StatusOr<std::unique_ptr<CodeSandbox>> s = CodeSandbox::Create(o);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.status().ToString().c_str());
+      return Measure{};
+    }
+    auto one = [&](size_t i) {
+      absl::StatusOr<SandboxResult> r = (*s)->Run({{"main.py", problems[i].script}}, command);
+      return r.ok() && r->verdict == Verdict::kOk && r->stdout_text == "ok\n";
+    };
+    Run(2 * threads, threads, one);
+    return Run(n, threads, one);
+  };
+  SandboxOptions doubled = options;
+  doubled.slots = 2 * cores;
+  Measure ours_doubled = measure_with(doubled, 2 * cores);
+  SandboxOptions namespaces = options;
+  namespaces.mode = "namespaces";
+  Measure ours_namespaces = measure_with(namespaces, cores);
 
   // Baseline 1: no sandbox, fork/exec of the same interpreter on the same scripts.
   std::string dir = "/tmp/ponder-bench-sandbox-" + std::to_string(::getpid());
@@ -198,6 +221,8 @@ int Main() {
   std::printf("\n");
   Print(absl::StrCat("ours: warm pool, ", cores, " slots"), ours);
   Print("ours: warm pool, 1 slot", ours_one);
+  Print(absl::StrCat("ours: warm pool, ", 2 * cores, " slots"), ours_doubled);
+  Print(absl::StrCat("ours: namespaces mode (no bwrap), ", cores, " slots"), ours_namespaces);
   Print("ours: `code` verifier samples (harness), warm pool", verifier_m);
   Print("baseline: unsandboxed /usr/bin/python3 fork/exec", unsandboxed);
   Print("baseline: new CodeSandbox per run (setup + probe + run)", per_run_setup);

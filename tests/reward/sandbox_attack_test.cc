@@ -189,15 +189,19 @@ TEST_F(SandboxAttack, CppMemoryBomb) {
   EXPECT_LT(r.run.wall_s, 2.0);
 }
 
+// "At about the limit" is checked on the CPU time the cgroup accounted (which includes the
+// sandbox's own start-up): wall time depends on how busy the machine is.
 TEST_F(SandboxAttack, CpuLoopsStopAtTheCpuLimit) {
   SandboxResult py = RunPython(*sandbox_, "while True:\n    pass\n");
   EXPECT_EQ(py.verdict, Verdict::kCpuTimeout) << py.message;
-  EXPECT_NEAR(py.wall_s, 1.0, 0.5);
-  EXPECT_GE(py.cpu_s, 0.95);
+  EXPECT_EQ(py.signal, SIGXCPU);
+  EXPECT_NEAR(py.cpu_s, 1.0, 0.3);
+  ExpectWithin(py, 1.0);
   CppRun cpp = RunCpp(*sandbox_, "int main() { volatile long x = 0; for (;;) ++x; }\n");
   ASSERT_EQ(cpp.compile.verdict, Verdict::kOk) << cpp.compile.stderr_text;
   EXPECT_EQ(cpp.run.verdict, Verdict::kCpuTimeout) << cpp.run.message;
-  EXPECT_NEAR(cpp.run.wall_s, 1.0, 0.5);
+  EXPECT_NEAR(cpp.run.cpu_s, 1.0, 0.3);
+  ExpectWithin(cpp.run, 1.0);
 }
 
 TEST_F(SandboxAttack, CpuLoopIgnoringSigxcpuDiesAtTheHardLimit) {
@@ -210,7 +214,7 @@ TEST_F(SandboxAttack, CpuLoopIgnoringSigxcpuDiesAtTheHardLimit) {
                               limits);
   EXPECT_EQ(r.verdict, Verdict::kCpuTimeout) << r.message;
   EXPECT_EQ(r.signal, SIGKILL);
-  EXPECT_NEAR(r.wall_s, 2.0, 0.5);
+  EXPECT_NEAR(r.cpu_s, 2.0, 0.3);
   ExpectWithin(r, 2.0);
 }
 
@@ -696,6 +700,13 @@ TEST_F(SandboxAttack, HundredBackToBackRunsInOneSlot) {
   options.slots = 1;
   auto one = testing::MakeSandbox(options);
   ASSERT_NE(one, nullptr);
+  auto open_fds = [] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+      n += !e.is_directory();
+    return n;
+  };
+  int fds_before = open_fds();
   int failures = 0;
   for (int i = 0; i < 100; ++i) {
     SandboxCommand command;
@@ -707,6 +718,7 @@ TEST_F(SandboxAttack, HundredBackToBackRunsInOneSlot) {
     }
   }
   EXPECT_EQ(failures, 0);
+  EXPECT_EQ(open_fds(), fds_before) << "descriptors leak";
   testing::ExpectHostClean(*one);
   // No zombie children of ours either.
   for (int pid : testing::ProcessesOfUid(0)) {
