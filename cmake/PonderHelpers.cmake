@@ -19,6 +19,14 @@ endfunction()
 
 function(_ponder_use_torch target)
   _ponder_torch_pch()
+  get_target_property(type ${target} TYPE)
+  if(type STREQUAL "EXECUTABLE")
+    # The shared header is compiled with -fPIC; CMake would give an executable -fPIE, and GCC
+    # rejects a precompiled header built with a different setting. PIC code links fine into
+    # the (default PIE) executable.
+    set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+    target_compile_options(${target} PRIVATE -fPIC)
+  endif()
   target_link_libraries(${target} PUBLIC ${TORCH_LIBRARIES})
   target_compile_options(${target} PRIVATE -pthread)
   target_precompile_headers(${target} REUSE_FROM ponder_torch_pch)
