@@ -484,6 +484,10 @@ absl::StatusOr<LearnerStep> Learner::Step(const std::vector<Trajectory>& batch, 
       const at::Tensor mini_idx = RowIndex(mini, m.device);
       const LossScale scale = LossScale::Of(loss_mask.index_select(0, mini_idx), m.NormConstant(),
                                             positive.index_select(0, mini_idx));
+      if (scale.tokens == 0) {  // every sample masked (truncated with mask_truncated)
+        means.Add("actor/empty_mini_batches", 1.0);
+        continue;
+      }
       const auto micros = PackMicroBatches(mini, b.lengths, m.opts.max_tokens_per_micro_batch);
       if (update_actor) {
         Impl::ClearGrads(m.policy_params);

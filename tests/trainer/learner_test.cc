@@ -310,6 +310,21 @@ TEST(LearnerTest, NonFiniteLossSkipsTheStepAndCountsIt) {
   EXPECT_FALSE(at::equal(policy.Flat(), before));
 }
 
+TEST(LearnerTest, FullyMaskedBatchesDoNotUpdate) {
+  TinyPolicy policy(1);
+  AlgorithmOptions a = Algo("dapo");
+  a.mask_truncated = true;
+  auto learner = Learner::Create(a, Trainer(), {}, &policy, nullptr, nullptr);
+  ASSERT_TRUE(learner.ok());
+  std::vector<Trajectory> batch = Batch(1);
+  for (auto& t : batch) t.truncated = true;
+  const at::Tensor before = policy.Flat();
+  auto out = (*learner)->Step(batch, 0);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(at::equal(policy.Flat(), before)) << "no loss tokens: no step (no weight decay)";
+  EXPECT_EQ(out->metrics["actor/empty_mini_batches"], 1.0);
+}
+
 TEST(LearnerTest, KimiResetsTheOptimizerEveryStep) {
   for (bool reset : {true, false}) {
     TinyPolicy policy(1);
