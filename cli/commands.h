@@ -9,7 +9,11 @@ namespace ponder::cli {
 void AddConfigCommand(CLI::App& app, int& exit_code);
 void AddRewardCommand(CLI::App& app, int& exit_code);
 void AddVerifyCommand(CLI::App& app, int& exit_code);
-void AddGenerateCommand(CLI::App& app, int& exit_code);
 void AddTokenizeCommand(CLI::App& app, int& exit_code);
+void AddGenerateCommand(CLI::App& app, int& exit_code);
+void AddRolloutCommand(CLI::App& app, int& exit_code);
+void AddTrainCommand(CLI::App& app, int& exit_code);
+void AddSftCommand(CLI::App& app, int& exit_code);
+void AddEvalCommand(CLI::App& app, int& exit_code);
 
 }  // namespace ponder::cli

@@ -1,14 +1,52 @@
 // `ponder generate --model PATH [--tokenizer PATH] --prompt TEXT [--max-new-tokens N]
 //  [--temperature T] [--top-p P] [--seed S] [--dtype D] [--device D]`: prints the generated
 // text (only that) to stdout as it is produced.
+//
+// Batch form, through the rollout engine (rollout/batch_generate.h):
+// `ponder generate --model PATH --prompts FILE.jsonl --n K --output OUT.jsonl [--top-k K]
+//  [--stop TEXT]... [--max-seq-len N] [--kv-cache-mb M] [--chat-format F] ...`: one JSON line
+// per sample in OUT.jsonl and a final stats line (tokens/s) on stderr.
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "model/generate.h"
+#include "rollout/batch_generate.h"
 
 namespace ponder::cli {
+namespace {
+
+int RunBatch(const model::GenerateOptions& single, rollout::BatchGenerateOptions batch,
+             int64_t kv_cache_mb) {
+  if (batch.output_path.empty()) {
+    std::cerr << "ponder generate: --prompts needs --output OUT.jsonl\n";
+    return 2;
+  }
+  batch.model = single.model;
+  batch.rollout.kv_cache_bytes = kv_cache_mb << 20;
+  rollout::SamplingOptions& s = batch.rollout.sampling;
+  s.max_new_tokens = single.params.max_new_tokens;
+  s.temperature = single.params.sampling.temperature;
+  s.top_p = single.params.sampling.top_p;
+  s.seed = single.params.seed;
+  absl::StatusOr<rollout::BatchGenerateStats> stats = rollout::GenerateBatch(batch);
+  if (!stats.ok()) {
+    std::cerr << "ponder generate: " << stats.status().message() << "\n";
+    return 1;
+  }
+  std::fprintf(stderr,
+               "ponder generate: %lld prompts, %lld samples, %lld tokens in %.2f s "
+               "(%.0f tokens/s)\n",
+               static_cast<long long>(stats->prompts), static_cast<long long>(stats->trajectories),
+               static_cast<long long>(stats->generated_tokens), stats->seconds,
+               stats->seconds > 0 ? stats->generated_tokens / stats->seconds : 0.0);
+  return 0;
+}
+
+}  // namespace
 
 void AddGenerateCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
@@ -23,7 +61,41 @@ void AddGenerateCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--tokenizer", options->model.tokenizer,
                   "tokenizer file or folder (default: the model folder, or tokenizer.bin beside "
                   "a .bin checkpoint)");
-  cmd->add_option("--prompt", options->prompt, "text to continue (may be empty)")->required();
+  CLI::Option* prompt =
+      cmd->add_option("--prompt", options->prompt, "text to continue (may be empty)");
+  auto batch = std::make_shared<rollout::BatchGenerateOptions>();
+  auto kv_cache_mb = std::make_shared<int64_t>(batch->rollout.kv_cache_bytes >> 20);
+  CLI::Option* prompts = cmd->add_option("--prompts", batch->prompts_path,
+                                         "batch: a JSONL file of {\"prompt\": ...} or "
+                                         "{\"messages\": [...]} lines")
+                             ->excludes(prompt);
+  cmd->add_option("--n", batch->n, "batch: samples per prompt")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->needs(prompts);
+  cmd->add_option("--output", batch->output_path, "batch: where to write one JSON line per sample")
+      ->needs(prompts);
+  cmd->add_option("--top-k", batch->rollout.sampling.top_k, "batch: top-k (0 = off)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->needs(prompts);
+  cmd->add_option("--stop", batch->rollout.sampling.stop_strings,
+                  "batch: a stop string (repeatable)")
+      ->needs(prompts);
+  cmd->add_option("--max-seq-len", batch->rollout.max_seq_len,
+                  "batch: tokens per sequence, prompt + answer (0: the model's context)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->needs(prompts);
+  cmd->add_option("--kv-cache-mb", *kv_cache_mb,
+                  "batch: KV cache budget in MiB (decides how many samples run at once)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->needs(prompts);
+  cmd->add_option("--chat-format", batch->chat.format,
+                  "batch: chat template for \"messages\" lines: auto, chatml, llama2, plain")
+      ->capture_default_str()
+      ->needs(prompts);
   cmd->add_option("--max-new-tokens", options->params.max_new_tokens, "tokens to generate at most")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -39,10 +111,20 @@ void AddGenerateCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
   cmd->add_option("--device", options->model.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->callback([options, dtype, &exit_code] {
+  cmd->callback([options, dtype, batch, kv_cache_mb, prompt, prompts, &exit_code] {
     options->model.dtype = *dtype == "bfloat16"  ? model::Precision::kBFloat16
                            : *dtype == "float16" ? model::Precision::kFloat16
                                                  : model::Precision::kFloat32;
+    if (prompts->count() > 0) {
+      exit_code = RunBatch(*options, *batch, *kv_cache_mb);
+      return;
+    }
+    if (prompt->count() == 0) {
+      std::cerr << "ponder generate: give --prompt TEXT, or --prompts FILE.jsonl --output "
+                   "OUT.jsonl\n";
+      exit_code = 2;
+      return;
+    }
     absl::Status status = model::GenerateText(*options, [](std::string_view text) {
       std::cout.write(text.data(), static_cast<std::streamsize>(text.size()));
       std::cout.flush();

@@ -24,8 +24,12 @@ int main(int argc, char** argv) {
   ponder::cli::AddConfigCommand(app, exit_code);
   ponder::cli::AddRewardCommand(app, exit_code);
   ponder::cli::AddVerifyCommand(app, exit_code);
-  ponder::cli::AddGenerateCommand(app, exit_code);
   ponder::cli::AddTokenizeCommand(app, exit_code);
+  ponder::cli::AddGenerateCommand(app, exit_code);
+  ponder::cli::AddRolloutCommand(app, exit_code);
+  ponder::cli::AddTrainCommand(app, exit_code);
+  ponder::cli::AddSftCommand(app, exit_code);
+  ponder::cli::AddEvalCommand(app, exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

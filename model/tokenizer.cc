@@ -1,6 +1,8 @@
 #include "model/tokenizer.h"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -91,9 +93,21 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path
       fs::path file = fs::path(path) / name;
       if (fs::exists(file, ec)) return LoadFile(file.string());
     }
+    // A model trained on a character vocabulary (the built-in tasks) keeps its alphabet here.
+    const fs::path chars = fs::path(path) / kCharVocabularyFile;
+    if (fs::exists(chars, ec)) {
+      std::ifstream in(chars, std::ios::binary);
+      std::string alphabet((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      absl::StatusOr<std::unique_ptr<CharTokenizer>> tok = CharTokenizer::Create(alphabet);
+      if (!tok.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(chars.string(), ": ", tok.status().message()));
+      }
+      return std::unique_ptr<Tokenizer>(std::move(*tok));
+    }
     return absl::NotFoundError(absl::StrCat("no tokenizer in folder '", path,
                                             "' (looked for tokenizer.model, tokenizer.json, "
-                                            "tokenizer.bin)"));
+                                            "tokenizer.bin, ", kCharVocabularyFile, ")"));
   }
   if (!fs::exists(path, ec)) {
     return absl::NotFoundError(absl::StrCat("tokenizer '", path, "' does not exist"));

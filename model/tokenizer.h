@@ -108,10 +108,15 @@ class StreamDecoder {
 
 // Loads a tokenizer, choosing the implementation from `path`:
 //   - a folder: its `tokenizer.json`, else `tokenizer.model`, else `tokenizer.bin`
-//     (`tokenizer_config.json` beside it supplies BOS/EOS/PAD names when present);
+//     (`tokenizer_config.json` beside it supplies BOS/EOS/PAD names when present), else the
+//     alphabet in its `tokenizer_chars.txt`;
 //   - `*.json`: byte-level BPE; `*.model`: sentencepiece; `*.bin`: llama2.c;
 //   - `chars:<alphabet>`: a character vocabulary (see tokenizer_char.h).
 // Errors name the file and what is wrong with it.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path);
+
+// The file in a model folder that holds a character vocabulary's alphabet (the text after
+// `chars:`), so that a folder trained on one carries its tokenizer like any other.
+inline constexpr char kCharVocabularyFile[] = "tokenizer_chars.txt";
 
 }  // namespace ponder::model

@@ -1,0 +1,96 @@
+// `ponder rollout --listen HOST:PORT --model PATH [--tokenizer PATH] [--config FILE]
+//  [key=value ...]`: a rollout worker. Loads the model, starts the engine with the job's
+// `rollout:` section and serves RolloutService until SIGINT or SIGTERM. The first line on
+// stdout says where it listens (useful with port 0).
+#include <pthread.h>
+#include <signal.h>
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "rollout/engine.h"
+#include "rollout/service.h"
+#include "trainer/job_config.h"
+
+namespace ponder::cli {
+namespace {
+
+struct RolloutArgs {
+  std::string listen;
+  std::string model;
+  std::string tokenizer;
+  std::string config;
+  std::vector<std::string> overrides;
+};
+
+int Serve(const RolloutArgs& args) {
+  absl::StatusOr<trainer::JobConfig> job =
+      args.config.empty()
+          ? config::LoadString<trainer::JobConfig>("{}", "the command line", args.overrides)
+          : trainer::LoadJobConfig(args.config, args.overrides);
+  if (!job.ok()) {
+    std::cerr << "ponder rollout: " << job.status().message() << "\n";
+    return 1;
+  }
+  if (!args.model.empty()) job->model.path = args.model;
+  if (!args.tokenizer.empty()) job->model.tokenizer = args.tokenizer;
+  if (job->model.path.empty()) {
+    std::cerr << "ponder rollout: no model: give --model PATH (or model.path in the config)\n";
+    return 2;
+  }
+  // Signals go to sigwait below, not to the threads the engine and gRPC start.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<rollout::LoadedEngine> loaded =
+      rollout::LoadRolloutEngine(job->model, job->rollout);
+  if (!loaded.ok()) {
+    std::cerr << "ponder rollout: " << loaded.status().message() << "\n";
+    return 1;
+  }
+  rollout::ServerOptions server_options;
+  server_options.listen = args.listen;
+  server_options.defaults = job->rollout.sampling;
+  absl::StatusOr<std::unique_ptr<rollout::RolloutServer>> server =
+      rollout::RolloutServer::Start(loaded->engine.get(), server_options);
+  if (!server.ok()) {
+    std::cerr << "ponder rollout: " << server.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "ponder rollout: listening on " << (*server)->address() << " (model "
+            << job->model.path << ", " << loaded->engine->num_slots() << " sequences of "
+            << loaded->engine->max_seq_len() << " tokens)" << std::endl;
+  int signal = 0;
+  sigwait(&signals, &signal);
+  std::cerr << "ponder rollout: stopping (signal " << signal << ")\n";
+  (*server)->Shutdown();
+  server->reset();
+  loaded->engine.reset();
+  return 0;
+}
+
+}  // namespace
+
+void AddRolloutCommand(CLI::App& app, int& exit_code) {
+  CLI::App* cmd =
+      app.add_subcommand("rollout", "Serve a model as a rollout worker (RolloutService over gRPC)");
+  auto args = std::make_shared<RolloutArgs>();
+  cmd->add_option("--listen", args->listen, "HOST:PORT to serve on (port 0: any free port)")
+      ->required();
+  cmd->add_option("--model", args->model, "Hugging Face model folder or llama2.c .bin checkpoint");
+  cmd->add_option("--tokenizer", args->tokenizer,
+                  "tokenizer file or folder (default: the model folder)");
+  cmd->add_option("--config", args->config,
+                  "job YAML file; its model: and rollout: sections configure the worker");
+  cmd->add_option("overrides", args->overrides,
+                  "dotted key=value overrides, e.g. rollout.kv_cache_bytes=1073741824");
+  cmd->callback([args, &exit_code] { exit_code = Serve(*args); });
+}
+
+}  // namespace ponder::cli
