@@ -7,6 +7,8 @@
 //     device: cuda:0                   # cpu | cuda | cuda:N
 //     value_head: false                # add the scalar value head (PPO critic)
 //     logits_chunk_tokens: 1024        # tokens per vocabulary-sized chunk in log-probs
+//     chat_template: {format: auto}    # how chat-message prompts are rendered
+//     init: {...}                      # with no path: a freshly initialised architecture
 #pragma once
 
 #include <cstdint>
@@ -14,12 +16,35 @@
 
 #include "absl/status/status.h"
 #include "base/config.h"
+#include "model/chat_template.h"
+#include "model/model_config.h"
 
 namespace ponder::model {
 
 enum class Precision { kFloat32, kBFloat16, kFloat16 };
 
 const char* PrecisionName(Precision precision);
+
+// `model.init:` — the architecture of a model trained from scratch (no `path`), e.g. the
+// tiny models of the built-in tasks. Weights are drawn as transformers initialises them, from
+// run.seed. The vocabulary is the tokenizer's.
+struct ModelInitOptions {
+  std::string model_type = "llama";  // llama | qwen2 | qwen3
+  int64_t hidden_size = 128;
+  int64_t intermediate_size = 512;
+  int64_t num_layers = 2;
+  int64_t num_heads = 4;
+  int64_t num_kv_heads = 4;
+  int64_t max_position_embeddings = 64;
+  double rope_theta = 10000.0;
+  double rms_norm_eps = 1e-5;
+  bool tie_word_embeddings = false;
+
+  void Bind(config::Binder& b);
+  // The architecture with `vocab_size` tokens; InvalidArgument naming the field when the
+  // sizes do not fit together.
+  absl::StatusOr<ModelConfig> ToModelConfig(int64_t vocab_size) const;
+};
 
 struct ModelOptions {
   std::string path;
@@ -28,6 +53,8 @@ struct ModelOptions {
   std::string device = "cpu";
   bool value_head = false;
   int64_t logits_chunk_tokens = 1024;
+  ChatTemplateOptions chat_template;
+  ModelInitOptions init;  // used only when `path` is empty
 
   void Bind(config::Binder& b);
   absl::Status Validate() const;

@@ -8,7 +8,9 @@
 //     max_running: 0             # cap on running sequences (0: as many as the budget allows)
 //     max_step_tokens: 2048      # tokens per decode step: running sequences + prefill chunks
 //     partial_store_dir: ""      # where paused partial rollouts are kept across restarts
-//                                #   ("": in memory only)
+//                                #   ("": in memory only; `ponder train` then keeps them in
+//                                #   RUN_DIR/partial_rollouts, inside its checkpoints)
+//     address: ""                # host:port of a `ponder rollout` worker; "": in process
 //     sampling:
 //       temperature: 1.0         # 0 = greedy
 //       top_p: 1.0               # nucleus; 1 = off
@@ -116,6 +118,7 @@ struct RolloutOptions {
   int64_t max_running = 0;
   int64_t max_step_tokens = 2048;
   std::string partial_store_dir;
+  std::string address;
   SamplingOptions sampling;
 
   void Bind(config::Binder& b) {
@@ -125,6 +128,7 @@ struct RolloutOptions {
     b.Field("max_running", max_running).AtLeast(0);
     b.Field("max_step_tokens", max_step_tokens).AtLeast(1);
     b.Field("partial_store_dir", partial_store_dir);
+    b.Field("address", address);
     b.Field("sampling", sampling);
   }
   absl::Status Validate() const {

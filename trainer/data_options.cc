@@ -11,6 +11,8 @@ void DataOptions::Bind(config::Binder& b) {
   b.Field("task", task);
   b.Field("train_batch_size", train_batch_size).AtLeast(1);
   b.Field("sampler", sampler);
+  b.Enum("on_bad_sample", on_bad_sample,
+         {{"error", BadSamplePolicy::kError}, {"skip", BadSamplePolicy::kSkip}});
 }
 
 absl::Status DataOptions::Validate() const {

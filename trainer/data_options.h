@@ -9,6 +9,9 @@
 //     extra_info_key: extra_info
 //     level_key: ""
 //     on_bad_line: error                       # or skip (skipped lines are counted)
+//     on_bad_sample: error                     # a prompt too long for the context, or a
+//                                              #   response the verifier cannot score: stop
+//                                              #   with its name, or skip it and count it
 //     task: {name: arithmetic, levels: [3]}    # ... or a built-in task (builtin_task.h)
 //     train_batch_size: 32                     # prompts per RL step
 //     sampler: {name: uniform}                 # prompt_sampler.h
@@ -26,6 +29,10 @@
 
 namespace ponder::trainer {
 
+// What the RL loop does with a prompt that does not fit the context (or cannot be encoded)
+// and with a response whose reward cannot be computed.
+enum class BadSamplePolicy { kError, kSkip };
+
 struct DataOptions {
   std::vector<std::string> train_files;
   std::vector<std::string> val_files;
@@ -33,6 +40,7 @@ struct DataOptions {
   BuiltinTaskOptions task;
   int64_t train_batch_size = 32;
   SamplerOptions sampler;
+  BadSamplePolicy on_bad_sample = BadSamplePolicy::kError;
 
   void Bind(config::Binder& b);
   absl::Status Validate() const;

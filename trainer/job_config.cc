@@ -15,6 +15,7 @@ void RunOptions::Bind(config::Binder& b) {
       .Must(std::find(std::begin(kLogLevels), std::end(kLogLevels), log_level) !=
                 std::end(kLogLevels),
             "be one of trace, debug, info, warn, error, off (got '" + log_level + "')");
+  b.Field("threads", threads).AtLeast(0);
 }
 
 void JobConfig::Bind(config::Binder& b) {
@@ -25,6 +26,10 @@ void JobConfig::Bind(config::Binder& b) {
   b.Field("algorithm", algorithm);
   b.Field("trainer", trainer);
   b.Field("reward", reward);
+  b.Field("checkpoint", checkpoint);
+  b.Field("eval", eval);
+  b.Field("monitor", monitor);
+  b.Field("sft", sft);
 }
 
 absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path,

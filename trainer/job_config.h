@@ -9,10 +9,14 @@
 #include "absl/status/statusor.h"
 #include "base/config.h"
 #include "model/model_options.h"
+#include "monitor/monitor_options.h"
 #include "reward/reward_options.h"
 #include "rollout/rollout_options.h"
 #include "trainer/algorithm_options.h"
+#include "trainer/checkpoint.h"
 #include "trainer/data_options.h"
+#include "trainer/evaluation.h"
+#include "trainer/sft.h"
 #include "trainer/trainer_options.h"
 
 namespace ponder::trainer {
@@ -23,6 +27,7 @@ struct RunOptions {
   std::string dir = "runs/ponder";  // the run directory: config, metrics, samples, checkpoints
   int64_t seed = 1;
   std::string log_level = "info";
+  int64_t threads = 0;  // LibTorch intra-op threads (0: LibTorch's default, one per core)
 
   void Bind(config::Binder& b);
 };
@@ -35,6 +40,10 @@ struct JobConfig {
   AlgorithmOptions algorithm;       // trainer/algorithm_options.h
   TrainerOptions trainer;           // trainer/trainer_options.h
   reward::RewardOptions reward;     // reward/reward_options.h
+  CheckpointOptions checkpoint;     // trainer/checkpoint.h
+  EvalOptions eval;                 // trainer/evaluation.h
+  monitor::MonitorOptions monitor;  // monitor/monitor_options.h
+  SftOptions sft;                   // trainer/sft.h (`ponder sft` only)
 
   void Bind(config::Binder& b);
 };

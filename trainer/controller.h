@@ -1,0 +1,65 @@
+// The RL job (`ponder train`): the controller loop of DESIGN.md §1.
+//
+// One step: sample prompts -> rollout (n per prompt, streamed) -> reward -> (DAPO dynamic
+// sampling: more rounds until the batch holds enough groups with a signal) -> the learner
+// (group shaping, advantages, policy and critic updates over mini-batches and epochs) -> new
+// weights to the rollout (in process: the engine runs on the trainer's own model, so pushing
+// is a version bump between decode steps; remote: streamed) -> metrics and samples ->
+// evaluation and checkpoint when due.
+//
+// The run directory (run.dir) holds config.yaml (the resolved config), metrics.jsonl,
+// samples/step_<N>.jsonl, samples/eval_step_<N>.jsonl and checkpoints/step_<N>/ (see
+// trainer/checkpoint.h). `Create(job, {.resume = true})` continues from the newest complete
+// checkpoint of run.dir exactly: same prompts, same samples, same updates (on one CPU thread
+// the final weights are bitwise identical to an uninterrupted run).
+//
+// Steps are counted from 1 in metrics and checkpoint names: step_3 holds the state after three
+// updates.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "trainer/job_config.h"
+
+namespace ponder::trainer {
+
+struct ControllerOptions {
+  // Continue from the newest complete checkpoint of job.run.dir (FailedPrecondition when
+  // there is none).
+  bool resume = false;
+  // When set to true (e.g. from a SIGINT/SIGTERM handler), the run stops after the current
+  // step, checkpoints (checkpoint.on_signal) and Run returns Cancelled.
+  const std::atomic<bool>* stop_requested = nullptr;
+  // Print one progress line per step to stderr.
+  bool progress = true;
+};
+
+class Controller {
+ public:
+  // Loads the data, tokenizer and models, connects or starts the rollout and reward backends,
+  // and prepares the run directory. Every problem is reported with what and where (config
+  // key, file, line, checkpoint) before any step runs.
+  static absl::StatusOr<std::unique_ptr<Controller>> Create(const JobConfig& job,
+                                                            const ControllerOptions& options = {});
+  ~Controller();
+
+  // Runs the remaining steps. OK when trainer.steps are done; Cancelled when stopped by
+  // `stop_requested` (after the checkpoint); any other error ends the run at that step, after
+  // the metrics of the steps before it were written.
+  absl::Status Run();
+
+  // The number of completed steps (the checkpoint step the run would write now).
+  int64_t completed_steps() const;
+
+  class Impl;
+
+ private:
+  explicit Controller(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ponder::trainer

@@ -1,0 +1,58 @@
+#include "trainer/model_setup.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "absl/strings/match.h"
+#include "model/checkpoint.h"
+#include "model/tokenizer.h"
+
+namespace ponder::trainer {
+namespace fs = std::filesystem;
+
+absl::StatusOr<std::string> TokenizerSource(const model::ModelOptions& options) {
+  if (!options.tokenizer.empty()) return options.tokenizer;
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError(
+        "model.tokenizer is required when the model is built from model.init (no model.path); "
+        "e.g. \"chars:0123456789+-*()=,>:\\n\" for the built-in tasks");
+  }
+  if (fs::is_directory(options.path)) return options.path;
+  return fs::path(options.path).parent_path().string();
+}
+
+absl::StatusOr<model::Decoder> LoadPolicyModel(const model::ModelOptions& options,
+                                               int64_t vocab_size) {
+  if (!options.path.empty()) {
+    if (!fs::exists(options.path)) {
+      return absl::NotFoundError(absl::StrCat("model.path '", options.path, "' does not exist"));
+    }
+    return model::LoadModel(options);
+  }
+  PONDER_ASSIGN_OR_RETURN(model::ModelConfig config, options.init.ToModelConfig(vocab_size));
+  PONDER_ASSIGN_OR_RETURN(c10::ScalarType dtype, model::ToScalarType(options.dtype));
+  PONDER_ASSIGN_OR_RETURN(c10::Device device, model::ToDevice(options.device));
+  model::Decoder decoder(config, model::DecoderOptions{.value_head = options.value_head});
+  decoder->to(device, dtype);
+  return decoder;
+}
+
+absl::Status SaveModelFolder(const model::Decoder& model, const std::string& dir,
+                             const std::string& tokenizer_source) {
+  model::SaveOptions save;
+  std::error_code ec;
+  if (fs::is_directory(tokenizer_source, ec)) save.tokenizer_dir = tokenizer_source;
+  PONDER_RETURN_IF_ERROR(model::SaveHfFolder(model, dir, save));
+  if (absl::StartsWith(tokenizer_source, "chars:")) {
+    const fs::path file = fs::path(dir) / model::kCharVocabularyFile;
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << tokenizer_source.substr(6);
+    out.close();
+    if (!out) return absl::InternalError(absl::StrCat("cannot write '", file.string(), "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ponder::trainer

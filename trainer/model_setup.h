@@ -1,0 +1,31 @@
+// Getting the job's model and tokenizer: from a checkpoint (`model.path`), or, for models
+// trained from scratch such as the built-in tasks' tiny ones, from `model.init`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "model/decoder.h"
+#include "model/model_options.h"
+
+namespace ponder::trainer {
+
+// Where the tokenizer comes from: `model.tokenizer`, else the folder of `model.path` (the
+// folder that holds a llama2.c .bin). InvalidArgument when neither is given.
+absl::StatusOr<std::string> TokenizerSource(const model::ModelOptions& options);
+
+// Loads `options.path` (model/checkpoint.h), or with no path builds `options.init` with
+// `vocab_size` tokens and fresh weights from LibTorch's global generator; either way in the
+// configured dtype and device, with a value head when `options.value_head`.
+absl::StatusOr<model::Decoder> LoadPolicyModel(const model::ModelOptions& options,
+                                               int64_t vocab_size);
+
+// Writes `model` as a Hugging Face folder into `dir` with its tokenizer: the files of a
+// tokenizer folder are copied; a character vocabulary (`chars:...`) is kept in
+// `tokenizer_chars.txt`, so that `model.path: dir` alone loads both.
+absl::Status SaveModelFolder(const model::Decoder& model, const std::string& dir,
+                             const std::string& tokenizer_source);
+
+}  // namespace ponder::trainer
