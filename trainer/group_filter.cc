@@ -43,7 +43,8 @@ GroupVerdict GroupFilter::Offer(const std::vector<double>& rewards) {
 }
 
 absl::Status GroupFilter::FinishBatch() const {
-  if (full() || options_.allow_partial_batch) return absl::OkStatus();
+  // Without filtering a batch is short only by prompts skipped as bad (counted elsewhere).
+  if (full() || !options_.enable || options_.allow_partial_batch) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
       "dynamic sampling kept ", kept_, " of ", target_, " groups after ", gen_batches_,
       " generation rounds (", dropped_,

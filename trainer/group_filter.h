@@ -49,7 +49,8 @@ class GroupFilter {
   void CountGeneration() { ++gen_batches_; }
   // Decides about one scored group (its rewards, or whatever values decide "all equal").
   GroupVerdict Offer(const std::vector<double>& rewards);
-  // OK when the batch is full, or partial batches are allowed; otherwise ResourceExhausted
+  // OK when the batch is full, filtering is off (the batch is then short only by prompts
+  // skipped as bad), or partial batches are allowed; otherwise ResourceExhausted
   // saying how many groups were kept after how many rounds and which options to change.
   absl::Status FinishBatch() const;
 
