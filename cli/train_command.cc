@@ -2,12 +2,13 @@
 // the RL job (trainer/controller.h). SIGINT or SIGTERM stops it after the current step, with a
 // checkpoint (checkpoint.on_signal); the exit code is then 130.
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "base/logging.h"
@@ -17,6 +18,22 @@
 
 namespace ponder::cli {
 namespace {
+
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+// The first signal asks for a stop after the current step (with a checkpoint); a second one
+// ends the process at once.
+void OnStopSignal(int signal) {
+  static const char kMessage[] = "ponder train: stopping after this step\n";
+  if (g_stop.exchange(true)) {
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+    return;
+  }
+  ssize_t ignored = write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+  (void)ignored;
+}
 
 struct TrainArgs {
   std::string config;
@@ -44,29 +61,21 @@ int RunTrain(const TrainArgs& args) {
     return 1;
   }
 
-  // Signals are turned into a stop request, handled between steps: block them in every thread
-  // and wait for them in one.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::atomic<bool> stop{false};
-  std::atomic<bool> done{false};
-  std::thread waiter([&] {
-    const timespec tick{0, 200'000'000};
-    while (!done.load()) {
-      if (sigtimedwait(&signals, nullptr, &tick) > 0) {
-        std::cerr << "ponder train: stopping after this step\n";
-        stop = true;
-      }
-    }
-  });
+  // SIGINT and SIGTERM become a stop request, handled between steps. A handler (not a
+  // blocked-signal waiter) so that the signal is caught whichever thread it lands on.
+  g_stop = false;
+  struct sigaction action = {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  struct sigaction old_int, old_term;
+  sigaction(SIGINT, &action, &old_int);
+  sigaction(SIGTERM, &action, &old_term);
 
   int code = 0;
   trainer::ControllerOptions options;
   options.resume = !args.resume.empty();
-  options.stop_requested = &stop;
+  options.stop_requested = &g_stop;
   absl::StatusOr<std::unique_ptr<trainer::Controller>> controller =
       trainer::Controller::Create(*job, options);
   if (!controller.ok()) {
@@ -83,8 +92,8 @@ int RunTrain(const TrainArgs& args) {
       code = 1;
     }
   }
-  done = true;
-  waiter.join();
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
   return code;
 }
 
