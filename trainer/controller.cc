@@ -148,6 +148,7 @@ class Controller::Impl {
   std::unique_ptr<Learner> learner_;
   std::unique_ptr<rollout::RolloutEngine> engine_;   // in process
   std::unique_ptr<rollout::RolloutBackend> remote_;  // a `ponder rollout` worker
+  int64_t remote_version_offset_ = 0;                // its weight version minus ours
   rollout::RolloutBackend* rollout_ = nullptr;
   int64_t max_seq_len_ = 0;
   rollout::SamplingOptions sampling_;  // the config's, plus the tokenizer's stop tokens
@@ -291,12 +292,16 @@ absl::Status Controller::Impl::StartRollout() {
   PONDER_ASSIGN_OR_RETURN(rollout::BackendStatus status, remote_->GetStatus());
   max_seq_len_ = status.max_context;
   if (job_.rollout.max_seq_len > 0) max_seq_len_ = std::min(max_seq_len_, job_.rollout.max_seq_len);
-  // The worker starts from whatever it loaded; make it hold exactly our weights.
-  return PushWeights(std::max<int64_t>(step_, status.weight_version + 1));
+  // The worker starts from whatever it loaded; make it hold exactly our weights. Its versions
+  // only go up, so a worker that already holds version >= step_ (a fresh one holds 0) gets
+  // ours shifted by a fixed offset.
+  remote_version_offset_ = std::max<int64_t>(0, status.weight_version + 1 - step_);
+  return PushWeights(step_);
 }
 
 absl::Status Controller::Impl::PushWeights(int64_t version) {
   if (engine_ != nullptr) return engine_->AdvanceVersion(version);
+  version += remote_version_offset_;
   std::vector<rollout::WeightTensor> tensors;
   for (const auto& item : policy_->named_parameters()) {
     auto t = std::make_shared<at::Tensor>(item.value().detach().to(at::kCPU).contiguous());
