@@ -130,7 +130,9 @@ int Main() {
   }
   std::printf("sandbox: %s\n\n", (*sandbox)->Describe().c_str());
   SandboxCommand command;
-  command.argv = {"/usr/bin/python3", "main.py"};
+  // -S (no site import), as the `code` verifier runs its harness: the scripts need only the
+  // standard library. The unsandboxed baseline below runs the same command.
+  command.argv = {"/usr/bin/python3", "-S", "main.py"};
   command.limits.wall_s = 10;
   auto sandboxed = [&](size_t i) {
     absl::StatusOr<SandboxResult> r = (*sandbox)->Run({{"main.py", problems[i].script}}, command);
@@ -173,7 +175,7 @@ int Main() {
   }
   auto bare = [&](size_t i) {
     std::string script = absl::StrCat(dir, "/p", i, ".py");
-    const char* argv[] = {"/usr/bin/python3", script.c_str(), nullptr};
+    const char* argv[] = {"/usr/bin/python3", "-S", script.c_str(), nullptr};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
