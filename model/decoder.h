@@ -69,6 +69,9 @@ struct BatchLayout {
 struct TokenStatsOptions {
   bool entropy = true;          // also compute the entropy of each next-token distribution
   int64_t chunk_tokens = 1024;  // tokens per vocabulary-sized chunk
+  // Keep the [tokens x vocab] log-probs for the backward when they fit in this many bytes
+  // (saves recomputing the logits); above it, only a chunk at a time exists.
+  int64_t keep_logits_bytes = int64_t{256} << 20;
 };
 
 struct TokenStats {

@@ -7,6 +7,8 @@
 //     device: cuda:0                   # cpu | cuda | cuda:N
 //     value_head: false                # add the scalar value head (PPO critic)
 //     logits_chunk_tokens: 1024        # tokens per vocabulary-sized chunk in log-probs
+//     logits_keep_mb: 256              # keep [tokens x vocab] log-probs for the backward when
+//                                      #   they fit (else recompute the logits per chunk)
 //     chat_template: {format: auto}    # how chat-message prompts are rendered
 //     init: {...}                      # with no path: a freshly initialised architecture
 #pragma once
@@ -53,6 +55,7 @@ struct ModelOptions {
   std::string device = "cpu";
   bool value_head = false;
   int64_t logits_chunk_tokens = 1024;
+  int64_t logits_keep_mb = 256;
   ChatTemplateOptions chat_template;
   ModelInitOptions init;  // used only when `path` is empty
 

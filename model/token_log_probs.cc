@@ -4,7 +4,10 @@
 //   log p_t = z_t - logsumexp(z),            d/dz = onehot(t) - p
 //   H = -sum_j p_j log p_j,                  d/dz_j = -p_j (log p_j + H)
 // so the gradient with respect to z is g_lp (onehot - p) - g_H p (log p + H), and then
-// dL/dh = g_z W, dL/dW = g_z^T h, accumulated chunk by chunk.
+// dL/dh = g_z W, dL/dW = g_z^T h, accumulated chunk by chunk. When the whole [N x V] log-prob
+// matrix fits the keep budget, the forward keeps it and the backward skips recomputing the
+// logits (one of the four vocabulary-sized matrix products); otherwise each chunk's logits
+// are recomputed and nothing vocabulary-sized outlives a chunk.
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -21,8 +24,11 @@ using torch::autograd::variable_list;
 struct ChunkedLogProbsFunction : public torch::autograd::Function<ChunkedLogProbsFunction> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden,
                                const at::Tensor& weight, const at::Tensor& targets, int64_t chunk,
-                               bool entropy) {
+                               bool entropy, int64_t keep_bytes) {
     const int64_t n = hidden.size(0);
+    const bool keep = n * weight.size(0) * static_cast<int64_t>(sizeof(float)) <= keep_bytes;
+    at::Tensor kept =
+        keep ? at::empty({n, weight.size(0)}, hidden.options().dtype(at::kFloat)) : at::Tensor();
     at::Tensor w = weight.to(at::kFloat);
     at::Tensor valid = targets.ge(0);
     at::Tensor safe_targets = targets.clamp_min(0);
@@ -36,9 +42,10 @@ struct ChunkedLogProbsFunction : public torch::autograd::Function<ChunkedLogProb
       lse_all.narrow(0, begin, len).copy_(lse);
       at::Tensor zt = z.gather(1, safe_targets.narrow(0, begin, len).unsqueeze(1)).squeeze(1);
       log_probs.narrow(0, begin, len).copy_(zt - lse);
-      if (entropy) {
+      if (entropy || keep) {
         at::Tensor logp = z - lse.unsqueeze(1);
-        ent.narrow(0, begin, len).copy_(-(logp.exp() * logp).sum(1));
+        if (keep) kept.narrow(0, begin, len).copy_(logp);
+        if (entropy) ent.narrow(0, begin, len).copy_(-(logp.exp() * logp).sum(1));
       }
     }
     log_probs.mul_(valid);
@@ -46,6 +53,7 @@ struct ChunkedLogProbsFunction : public torch::autograd::Function<ChunkedLogProb
     ctx->save_for_backward({hidden, weight, targets, lse_all});
     ctx->saved_data["chunk"] = chunk;
     ctx->saved_data["entropy"] = entropy;
+    if (keep) ctx->saved_data["log_probs"] = kept;
     ctx->set_materialize_grads(false);
     if (entropy) return {log_probs, ent};
     return {log_probs};
@@ -59,11 +67,14 @@ struct ChunkedLogProbsFunction : public torch::autograd::Function<ChunkedLogProb
     const at::Tensor& lse_all = saved[3];
     const int64_t chunk = ctx->saved_data["chunk"].toInt();
     const bool entropy = ctx->saved_data["entropy"].toBool();
+    auto kept_it = ctx->saved_data.find("log_probs");
+    const at::Tensor kept =
+        kept_it != ctx->saved_data.end() ? kept_it->second.toTensor() : at::Tensor();
     at::Tensor g_lp = grads[0];
     at::Tensor g_ent = entropy && grads.size() > 1 ? grads[1] : at::Tensor();
     const bool need_h = ctx->needs_input_grad(0), need_w = ctx->needs_input_grad(1);
     if ((!g_lp.defined() && !g_ent.defined()) || (!need_h && !need_w)) {
-      return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+      return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     }
     const int64_t n = hidden.size(0);
     at::Tensor w = weight.to(at::kFloat);
@@ -74,11 +85,12 @@ struct ChunkedLogProbsFunction : public torch::autograd::Function<ChunkedLogProb
     for (int64_t begin = 0; begin < n; begin += chunk) {
       const int64_t len = std::min(chunk, n - begin);
       at::Tensor h = hidden.narrow(0, begin, len).to(at::kFloat);
-      at::Tensor z = at::matmul(h, w.t());
-      at::Tensor logp = z - lse_all.narrow(0, begin, len).unsqueeze(1);
+      at::Tensor logp = kept.defined()
+                            ? kept.narrow(0, begin, len)
+                            : at::matmul(h, w.t()).sub_(lse_all.narrow(0, begin, len).unsqueeze(1));
       at::Tensor p = logp.exp();
       at::Tensor vmask = valid.narrow(0, begin, len);
-      at::Tensor gz = at::zeros_like(z);
+      at::Tensor gz = at::zeros_like(logp);
       if (g_lp.defined()) {
         at::Tensor g = (g_lp.narrow(0, begin, len).to(at::kFloat) * vmask).unsqueeze(1);
         gz.sub_(p * g);
@@ -93,7 +105,10 @@ struct ChunkedLogProbsFunction : public torch::autograd::Function<ChunkedLogProb
       if (need_w) grad_w.add_(at::matmul(gz.t(), h));
     }
     return {need_h ? grad_h.to(hidden.scalar_type()) : at::Tensor(),
-            need_w ? grad_w.to(weight.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(),
+            need_w ? grad_w.to(weight.scalar_type()) : at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
             at::Tensor()};
   }
 };
@@ -101,10 +116,10 @@ struct ChunkedLogProbsFunction : public torch::autograd::Function<ChunkedLogProb
 }  // namespace
 
 ChunkedLogProbs TokenLogProbsChunked(const at::Tensor& hidden, const at::Tensor& weight,
-                                     const at::Tensor& targets, int64_t chunk_tokens,
-                                     bool entropy) {
-  variable_list out = ChunkedLogProbsFunction::apply(hidden, weight, targets,
-                                                     std::max<int64_t>(1, chunk_tokens), entropy);
+                                     const at::Tensor& targets, int64_t chunk_tokens, bool entropy,
+                                     int64_t keep_bytes) {
+  variable_list out = ChunkedLogProbsFunction::apply(
+      hidden, weight, targets, std::max<int64_t>(1, chunk_tokens), entropy, keep_bytes);
   ChunkedLogProbs result;
   result.log_probs = out[0];
   if (entropy) result.entropy = out[1];

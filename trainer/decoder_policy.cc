@@ -22,6 +22,7 @@ absl::StatusOr<TokenScores> DecoderPolicy::Score(const at::Tensor& tokens,
   model::TokenStatsOptions options;
   options.entropy = with_entropy;
   options.chunk_tokens = chunk_tokens_;
+  options.keep_logits_bytes = keep_logits_bytes_;
   PONDER_ASSIGN_OR_RETURN(
       model::TokenStats stats,
       decoder_->TokenLogProbs(picked.unsqueeze(0), flat_targets.index_select(0, rows).unsqueeze(0),

@@ -16,8 +16,12 @@ namespace ponder::trainer {
 
 class DecoderPolicy : public TrainablePolicy {
  public:
-  explicit DecoderPolicy(model::Decoder decoder, int64_t chunk_tokens = 1024)
-      : decoder_(std::move(decoder)), chunk_tokens_(chunk_tokens) {}
+  // `chunk_tokens` and `keep_logits_mb`: model.logits_chunk_tokens and model.logits_keep_mb.
+  explicit DecoderPolicy(model::Decoder decoder, int64_t chunk_tokens = 1024,
+                         int64_t keep_logits_mb = 256)
+      : decoder_(std::move(decoder)),
+        chunk_tokens_(chunk_tokens),
+        keep_logits_bytes_(keep_logits_mb << 20) {}
   absl::StatusOr<TokenScores> Score(const at::Tensor& tokens, const at::Tensor& attention_mask,
                                     const at::Tensor& targets, bool with_entropy) override;
   // Every parameter except a value head's (the policy loss does not train it).
@@ -27,6 +31,7 @@ class DecoderPolicy : public TrainablePolicy {
  private:
   model::Decoder decoder_;
   int64_t chunk_tokens_;
+  int64_t keep_logits_bytes_;
 };
 
 class DecoderCritic : public ValueModel {

@@ -335,7 +335,9 @@ absl::StatusOr<SftResult> RunSft(const JobConfig& job, bool progress) {
     PONDER_ASSIGN_OR_RETURN(
         model::TokenStats stats,
         model->TokenLogProbs(hidden, batch.targets,
-                             {.entropy = false, .chunk_tokens = job.model.logits_chunk_tokens}));
+                             {.entropy = false,
+                              .chunk_tokens = job.model.logits_chunk_tokens,
+                              .keep_logits_bytes = job.model.logits_keep_mb << 20}));
     at::Tensor trained = batch.targets.ge(0).to(stats.log_probs.scalar_type());
     at::Tensor loss = -(stats.log_probs * trained).sum() /
                       static_cast<double>(std::max<int64_t>(batch.target_tokens, 1));

@@ -283,25 +283,30 @@ TEST(TinyGradientTest, BackwardMatchesReference) {
   json ref = ReadJson(std::string(kTiny) + "reference.json");
   std::vector<std::vector<int64_t>> seqs;
   for (const auto& s : ref["sequences"]) seqs.push_back(s.get<std::vector<int64_t>>());
-  Decoder model = Load(std::string(kTiny) + "qwen2");
-  Batch b = PadBatch(seqs, true);
-  BatchLayout layout;
-  layout.attention_mask = b.mask;
-  TokenStatsOptions options;
-  options.chunk_tokens = 7;
-  TokenStats stats = *model->TokenLogProbs(*model->Hidden(b.ids, layout), b.targets, options);
-  (stats.log_probs.sum() + 0.5 * stats.entropy.sum()).backward();
-  absl::StatusOr<SafetensorsFile> grads =
-      SafetensorsFile::Open(testing::SourcePath(std::string(kTiny) + "qwen2_grads.safetensors"));
-  ASSERT_TRUE(grads.ok()) << grads.status();
-  auto params = model->named_parameters();
-  ASSERT_EQ(grads->tensors().size(), 4u);
-  for (const TensorData& g : grads->tensors()) {
-    at::Tensor want = at::from_blob(const_cast<void*>(g.data), g.shape, at::kDouble);
-    at::Tensor have = params[g.name].grad();
-    ASSERT_TRUE(have.defined()) << g.name;
-    const double scale = want.abs().max().item<double>();
-    EXPECT_LT(MaxAbsDiff(have, want), 1e-4 * scale) << g.name;
+  // Both backward paths: the log-probs kept from the forward, and recomputed per chunk.
+  for (int64_t keep_bytes : {int64_t{256} << 20, int64_t{0}}) {
+    SCOPED_TRACE(keep_bytes > 0 ? "kept log-probs" : "recomputed logits");
+    Decoder model = Load(std::string(kTiny) + "qwen2");
+    Batch b = PadBatch(seqs, true);
+    BatchLayout layout;
+    layout.attention_mask = b.mask;
+    TokenStatsOptions options;
+    options.chunk_tokens = 7;
+    options.keep_logits_bytes = keep_bytes;
+    TokenStats stats = *model->TokenLogProbs(*model->Hidden(b.ids, layout), b.targets, options);
+    (stats.log_probs.sum() + 0.5 * stats.entropy.sum()).backward();
+    absl::StatusOr<SafetensorsFile> grads =
+        SafetensorsFile::Open(testing::SourcePath(std::string(kTiny) + "qwen2_grads.safetensors"));
+    ASSERT_TRUE(grads.ok()) << grads.status();
+    auto params = model->named_parameters();
+    ASSERT_EQ(grads->tensors().size(), 4u);
+    for (const TensorData& g : grads->tensors()) {
+      at::Tensor want = at::from_blob(const_cast<void*>(g.data), g.shape, at::kDouble);
+      at::Tensor have = params[g.name].grad();
+      ASSERT_TRUE(have.defined()) << g.name;
+      const double scale = want.abs().max().item<double>();
+      EXPECT_LT(MaxAbsDiff(have, want), 1e-4 * scale) << g.name;
+    }
   }
 }
 
