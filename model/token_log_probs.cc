@@ -21,6 +21,11 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// Row-wise dot products of two [rows, V] matrices, without a [rows, V] temporary.
+at::Tensor RowDot(const at::Tensor& a, const at::Tensor& b) {
+  return at::bmm(a.unsqueeze(1), b.unsqueeze(2)).view({a.size(0)});
+}
+
 struct ChunkedLogProbsFunction : public torch::autograd::Function<ChunkedLogProbsFunction> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden,
                                const at::Tensor& weight, const at::Tensor& targets, int64_t chunk,
@@ -43,9 +48,9 @@ struct ChunkedLogProbsFunction : public torch::autograd::Function<ChunkedLogProb
       at::Tensor zt = z.gather(1, safe_targets.narrow(0, begin, len).unsqueeze(1)).squeeze(1);
       log_probs.narrow(0, begin, len).copy_(zt - lse);
       if (entropy || keep) {
-        at::Tensor logp = z - lse.unsqueeze(1);
-        if (keep) kept.narrow(0, begin, len).copy_(logp);
-        if (entropy) ent.narrow(0, begin, len).copy_(-(logp.exp() * logp).sum(1));
+        at::Tensor logp = keep ? kept.narrow(0, begin, len) : at::empty_like(z);
+        at::sub_out(logp, z, lse.unsqueeze(1));
+        if (entropy) ent.narrow(0, begin, len).copy_(RowDot(logp.exp(), logp).neg_());
       }
     }
     log_probs.mul_(valid);
@@ -90,16 +95,21 @@ struct ChunkedLogProbsFunction : public torch::autograd::Function<ChunkedLogProb
                             : at::matmul(h, w.t()).sub_(lse_all.narrow(0, begin, len).unsqueeze(1));
       at::Tensor p = logp.exp();
       at::Tensor vmask = valid.narrow(0, begin, len);
-      at::Tensor gz = at::zeros_like(logp);
-      if (g_lp.defined()) {
-        at::Tensor g = (g_lp.narrow(0, begin, len).to(at::kFloat) * vmask).unsqueeze(1);
-        gz.sub_(p * g);
-        gz.scatter_add_(1, safe_targets.narrow(0, begin, len).unsqueeze(1), g);
-      }
+      // gz = p * (a + b logp) with a = -(g_lp + g_H H) and b = -g_H, then + g_lp at the
+      // target: few passes over the [len x V] chunk.
+      at::Tensor g_lp_rows = g_lp.defined() ? g_lp.narrow(0, begin, len).to(at::kFloat) * vmask
+                                            : at::zeros({len}, vmask.options());
+      at::Tensor gz;
       if (g_ent.defined()) {
-        at::Tensor g = (g_ent.narrow(0, begin, len).to(at::kFloat) * vmask).unsqueeze(1);
-        at::Tensor h_ent = -(p * logp).sum(1, /*keepdim=*/true);
-        gz.sub_(p * (logp + h_ent) * g);
+        at::Tensor g_h = g_ent.narrow(0, begin, len).to(at::kFloat) * vmask;
+        at::Tensor h_ent = RowDot(p, logp).neg_();
+        at::Tensor a = (g_lp_rows + g_h * h_ent).neg_().unsqueeze(1);
+        gz = at::addcmul(a, logp, g_h.neg().unsqueeze(1)).mul_(p);
+      } else {
+        gz = p.mul_(g_lp_rows.neg().unsqueeze(1));
+      }
+      if (g_lp.defined()) {
+        gz.scatter_add_(1, safe_targets.narrow(0, begin, len).unsqueeze(1), g_lp_rows.unsqueeze(1));
       }
       if (need_h) grad_h.narrow(0, begin, len).copy_(at::matmul(gz, w));
       if (need_w) grad_w.add_(at::matmul(gz.t(), h));
