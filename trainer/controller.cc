@@ -190,14 +190,10 @@ absl::Status Controller::Impl::Setup(const JobConfig& job, const ControllerOptio
     spdlog::warn("data: skipped {} bad lines (data.on_bad_line: skip); first: {}",
                  data_.train.skipped_lines(), data_.train.skip_reasons().front());
   }
-  PONDER_ASSIGN_OR_RETURN(tokenizer_source_, TokenizerSource(job.model));
-  PONDER_ASSIGN_OR_RETURN(std::unique_ptr<model::Tokenizer> tokenizer,
-                          model::LoadTokenizer(tokenizer_source_));
-  tokenizer_ = std::move(tokenizer);
-  PONDER_ASSIGN_OR_RETURN(
-      PromptEncoder encoder,
-      PromptEncoder::Create(tokenizer_, job.model.chat_template, tokenizer_source_));
-  encoder_.emplace(std::move(encoder));
+  PONDER_ASSIGN_OR_RETURN(JobTokenizer loaded, LoadJobTokenizer(job.model));
+  tokenizer_source_ = std::move(loaded.source);
+  tokenizer_ = std::move(loaded.tokenizer);
+  encoder_.emplace(std::move(loaded.encoder));
   sampling_ = job.rollout.sampling;
   for (int32_t id : encoder_->stop_token_ids()) {
     if (std::find(sampling_.stop_token_ids.begin(), sampling_.stop_token_ids.end(), id) ==

@@ -28,12 +28,9 @@ absl::StatusOr<EvalReport> EvaluateModel(const JobConfig& job, const std::string
     PONDER_ASSIGN_OR_RETURN(set.prompts, PromptDataset::LoadJsonl(data, job.data.format));
     set.name = std::filesystem::path(data).stem().string();
   }
-  PONDER_ASSIGN_OR_RETURN(std::string tokenizer_source, TokenizerSource(job.model));
-  PONDER_ASSIGN_OR_RETURN(std::shared_ptr<model::Tokenizer> tokenizer,
-                          model::LoadTokenizer(tokenizer_source));
-  PONDER_ASSIGN_OR_RETURN(
-      PromptEncoder encoder,
-      PromptEncoder::Create(tokenizer, job.model.chat_template, tokenizer_source));
+  PONDER_ASSIGN_OR_RETURN(JobTokenizer loaded, LoadJobTokenizer(job.model));
+  const std::shared_ptr<const model::Tokenizer>& tokenizer = loaded.tokenizer;
+  const PromptEncoder& encoder = loaded.encoder;
   torch::manual_seed(job.run.seed);
   PONDER_ASSIGN_OR_RETURN(model::Decoder policy,
                           LoadPolicyModel(job.model, tokenizer->vocab_size()));

@@ -3,9 +3,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
-#include "absl/strings/match.h"
 #include "model/checkpoint.h"
 #include "model/tokenizer.h"
 
@@ -21,6 +21,15 @@ absl::StatusOr<std::string> TokenizerSource(const model::ModelOptions& options) 
   }
   if (fs::is_directory(options.path)) return options.path;
   return fs::path(options.path).parent_path().string();
+}
+
+absl::StatusOr<JobTokenizer> LoadJobTokenizer(const model::ModelOptions& options) {
+  PONDER_ASSIGN_OR_RETURN(std::string source, TokenizerSource(options));
+  PONDER_ASSIGN_OR_RETURN(std::unique_ptr<model::Tokenizer> loaded, model::LoadTokenizer(source));
+  std::shared_ptr<const model::Tokenizer> tokenizer = std::move(loaded);
+  PONDER_ASSIGN_OR_RETURN(PromptEncoder encoder,
+                          PromptEncoder::Create(tokenizer, options.chat_template, source));
+  return JobTokenizer{std::move(source), std::move(tokenizer), std::move(encoder)};
 }
 
 absl::StatusOr<model::Decoder> LoadPolicyModel(const model::ModelOptions& options,

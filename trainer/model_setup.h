@@ -3,18 +3,29 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "model/decoder.h"
 #include "model/model_options.h"
+#include "model/tokenizer.h"
+#include "trainer/prompt_encoder.h"
 
 namespace ponder::trainer {
 
 // Where the tokenizer comes from: `model.tokenizer`, else the folder of `model.path` (the
 // folder that holds a llama2.c .bin). InvalidArgument when neither is given.
 absl::StatusOr<std::string> TokenizerSource(const model::ModelOptions& options);
+
+// The job's tokenizer, where it came from, and the prompt encoder (chat template) over it.
+struct JobTokenizer {
+  std::string source;  // TokenizerSource(options)
+  std::shared_ptr<const model::Tokenizer> tokenizer;
+  PromptEncoder encoder;
+};
+absl::StatusOr<JobTokenizer> LoadJobTokenizer(const model::ModelOptions& options);
 
 // Loads `options.path` (model/checkpoint.h), or with no path builds `options.init` with
 // `vocab_size` tokens and fresh weights from LibTorch's global generator; either way in the

@@ -211,12 +211,10 @@ absl::StatusOr<SftResult> RunSft(const JobConfig& job, bool progress) {
   torch::manual_seed(job.run.seed);
   std::mt19937_64 rng(static_cast<uint64_t>(job.run.seed));
 
-  PONDER_ASSIGN_OR_RETURN(std::string tokenizer_source, TokenizerSource(job.model));
-  PONDER_ASSIGN_OR_RETURN(std::shared_ptr<model::Tokenizer> tokenizer,
-                          model::LoadTokenizer(tokenizer_source));
-  PONDER_ASSIGN_OR_RETURN(
-      PromptEncoder encoder,
-      PromptEncoder::Create(tokenizer, job.model.chat_template, tokenizer_source));
+  PONDER_ASSIGN_OR_RETURN(JobTokenizer loaded, LoadJobTokenizer(job.model));
+  const std::string& tokenizer_source = loaded.source;
+  const std::shared_ptr<const model::Tokenizer>& tokenizer = loaded.tokenizer;
+  const PromptEncoder& encoder = loaded.encoder;
 
   // Demonstrations: a built-in task's worked solutions, generated per step, or JSONL rows.
   std::unique_ptr<BuiltinTask> task;
