@@ -43,9 +43,14 @@ class GenerateStream : public grpc::ClientReadReactor<v1::GenerateResponse> {
     StartRead(&response_);
   }
 
+  // on_done comes last and after our own reference is dropped: the caller may tear down the
+  // channel (and this stream, through its handle) as soon as it hears of the end.
   void OnDone(const grpc::Status& status) override {
-    if (callbacks_.on_done) callbacks_.on_done(FromGrpcStatus(status));
-    std::shared_ptr<GenerateStream> keep = std::move(self_);
+    auto on_done = std::move(callbacks_.on_done);
+    callbacks_ = {};
+    const absl::Status result = FromGrpcStatus(status);
+    self_.reset();  // `this` may be gone after this line: use locals only
+    if (on_done) on_done(result);
   }
 
   void Cancel() { context_.TryCancel(); }

@@ -82,7 +82,11 @@ std::vector<Trajectory> RunAll(RolloutBackend& backend, const GenerateRequest& r
   return out.ok() ? *out : std::vector<Trajectory>{};
 }
 
-void ExpectSameSamples(const Trajectory& a, const Trajectory& b, double logprob_tol = 1e-5) {
+// Tokens must match exactly. Log-probs of the same token computed in batches of different
+// shapes differ in float32 rounding (the GEMM kernels block rows differently, and the
+// machine's load changes the split): up to about 1e-5 has been seen, so 1e-4, the bound the
+// rollout and the trainer must meet too.
+void ExpectSameSamples(const Trajectory& a, const Trajectory& b, double logprob_tol = 1e-4) {
   EXPECT_EQ(a.token_ids, b.token_ids) << a.prompt_index << "/" << a.sample_index;
   ASSERT_EQ(a.logprobs.size(), b.logprobs.size());
   for (size_t i = 0; i < a.logprobs.size(); ++i) {
