@@ -36,8 +36,8 @@ std::string Ponder() { return pt::BinaryPath("cli/ponder"); }
 
 class LearningTest : public ::testing::Test {
  protected:
-  // One SFT warm start for every test of the suite (per process: CTest runs each test in
-  // its own, and the SFT takes a few seconds).
+  // One SFT warm start for every test of the suite (it takes a few seconds; a
+  // --gtest_filter run of one test still gets its own).
   static void SetUpTestSuite() {
     std::string pattern = "/tmp/ponder_learning_test_XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) {
