@@ -483,11 +483,10 @@ absl::StatusOr<TokenStats> DecoderImpl::TokenLogProbs(const at::Tensor& hidden,
   }
   return Guarded("Decoder::TokenLogProbs", [&]() -> absl::StatusOr<TokenStats> {
     const int64_t B = hidden.size(0), T = hidden.size(1);
-    internal::ChunkedLogProbs r =
-        internal::TokenLogProbsChunked(hidden.reshape({B * T, config_.hidden_size}), LmHeadWeight(),
-                                       targets.to(hidden.device(), at::kLong).reshape({B * T}),
-                                       options.chunk_tokens, options.entropy,
-                                       options.keep_logits_bytes);
+    internal::ChunkedLogProbs r = internal::TokenLogProbsChunked(
+        hidden.reshape({B * T, config_.hidden_size}), LmHeadWeight(),
+        targets.to(hidden.device(), at::kLong).reshape({B * T}), options.chunk_tokens,
+        options.entropy, options.keep_logits_bytes);
     TokenStats stats;
     stats.log_probs = r.log_probs.view({B, T});
     if (options.entropy) stats.entropy = r.entropy.view({B, T});

@@ -67,8 +67,8 @@ absl::StatusOr<ModelConfig> ModelInitOptions::ToModelConfig(int64_t vocab_size) 
   config.qk_norm = model_type == "qwen3";
   if (hidden_size % num_heads != 0) {
     return absl::InvalidArgumentError(absl::StrCat("model.init.hidden_size (", hidden_size,
-                                                   ") must be a multiple of num_heads (",
-                                                   num_heads, ")"));
+                                                   ") must be a multiple of num_heads (", num_heads,
+                                                   ")"));
   }
   if (absl::Status s = config.Validate("model.init"); !s.ok()) return s;
   return config;

@@ -107,7 +107,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path
     }
     return absl::NotFoundError(absl::StrCat("no tokenizer in folder '", path,
                                             "' (looked for tokenizer.model, tokenizer.json, "
-                                            "tokenizer.bin, ", kCharVocabularyFile, ")"));
+                                            "tokenizer.bin, ",
+                                            kCharVocabularyFile, ")"));
   }
   if (!fs::exists(path, ec)) {
     return absl::NotFoundError(absl::StrCat("tokenizer '", path, "' does not exist"));

@@ -28,8 +28,8 @@ TEST(CliTest, HelpListsSubcommands) {
   testing::CommandResult r = RunCommand(Ponder() + " --help");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, AllOf(HasSubstr("--version"), HasSubstr("--log-level")));
-  for (const char* command : {"config", "train", "sft", "eval", "rollout", "reward", "verify",
-                              "generate", "tokenize"}) {
+  for (const char* command :
+       {"config", "train", "sft", "eval", "rollout", "reward", "verify", "generate", "tokenize"}) {
     EXPECT_THAT(r.out, ::testing::ContainsRegex(std::string("\n  ") + command + " ")) << command;
   }
 }

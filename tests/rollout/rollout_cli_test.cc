@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "rollout/engine.h"
 #include "model/tokenizer.h"
+#include "rollout/engine.h"
 #include "rollout/grpc_backend.h"
 #include "tests/testing.h"
 
