@@ -8,8 +8,10 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/status.h"
 #include "reward/internal/sandbox_cgroup.h"
+#include "reward/internal/sandbox_forkserver.h"
 #include "reward/internal/sandbox_launch.h"
 #include "reward/internal/sandbox_seccomp.h"
 #include "reward/internal/sandbox_verdict.h"
@@ -129,6 +132,7 @@ void SandboxOptions::Bind(config::Binder& b) {
   b.Field("shm_mb", shm_mb).AtLeast(1);
   b.Field("read_only_paths", read_only_paths);
   b.Field("allow_degraded", allow_degraded);
+  b.Field("python_fork_server", python_fork_server);
 }
 
 absl::Status SandboxOptions::Validate() const {
@@ -172,7 +176,14 @@ struct Slot {
   int seccomp_memfd = -1;
   bool busy = false;
   bool work_ready = false;
+  // The Python fork server (bwrap mode): its own cgroup, and the server while it is healthy.
+  std::unique_ptr<internal::SlotCgroup> server_cgroup;
+  std::unique_ptr<internal::PythonForkServer> server;
+  int server_failures = 0;  // starts or runs that failed in a row
 };
+
+// A slot stops restarting its server after this many failures in a row.
+constexpr int kMaxServerFailures = 3;
 
 bool PathExists(const std::string& path) {
   struct stat st;
@@ -192,13 +203,16 @@ struct CodeSandbox::Impl {
   std::optional<internal::SeccompFilter> filter;
   std::vector<std::unique_ptr<Slot>> slots;
   std::vector<std::string> base_env;
+  bool fork_server = false;  // slots run Python through their fork servers
 
   absl::Mutex mu;
   int free_slots ABSL_GUARDED_BY(mu) = 0;
 
   ~Impl() {
     for (auto& slot : slots) {
-      internal::ReleaseWorkDir(slot->work_dir, root);
+      slot->server.reset();
+      slot->server_cgroup.reset();
+      if (root) internal::RemoveMounts(slot->work_dir);
       slot->cgroup.reset();
       if (slot->seccomp_memfd >= 0) ::close(slot->seccomp_memfd);
       if (root) internal::KillEveryProcessOf(slot->uid);
@@ -212,9 +226,105 @@ struct CodeSandbox::Impl {
     return absl::OkStatus();
   }
 
+  std::vector<LaunchPlan::Limit> Rlimits(const SandboxLimits& limits) const;
   LaunchPlan MakePlan(const Slot& slot, const SandboxCommand& command) const;
   SandboxResult RunInSlot(Slot& slot, const SandboxCommand& command);
+  // Starts the slot's fork server; the slot must have no session mounted (see
+  // sandbox_forkserver.h).
+  absl::Status StartServer(Slot& slot);
+  // Runs `command` in the slot's fork server; nullopt when it cannot or the server failed.
+  std::optional<SandboxResult> RunInServer(Slot& slot, const SandboxCommand& command);
 };
+
+absl::Status CodeSandbox::Impl::StartServer(Slot& slot) {
+  slot.server.reset();
+  SandboxCommand command;  // the interpreter is appended by Start
+  command.limits.memory_mb = 512;
+  command.limits.processes = 64;
+  PONDER_RETURN_IF_ERROR(
+      slot.server_cgroup->Apply({command.limits.memory_mb << 20, command.limits.processes, 1.0}));
+  LaunchPlan plan = MakePlan(slot, command);
+  // The server's own limits: none that add up over its lifetime (CPU time) or that a run may
+  // need to set higher; each run sets all of its rlimits itself.
+  plan.rlimits = {{RLIMIT_CORE, 0, 0}, {RLIMIT_MEMLOCK, 0, 0}, {RLIMIT_MSGQUEUE, 0, 0}};
+  plan.cgroup_join_fds = slot.server_cgroup->join_fds();
+  plan.cgroup_procs = slot.server_cgroup->procs_path();
+  plan.cgroup_kill = slot.server_cgroup->kill_path();
+  absl::StatusOr<std::unique_ptr<internal::PythonForkServer>> server =
+      internal::PythonForkServer::Start(std::move(plan), slot.server_cgroup.get());
+  if (!server.ok()) {
+    ++slot.server_failures;
+    return server.status();
+  }
+  slot.server = std::move(*server);
+  return absl::OkStatus();
+}
+
+std::optional<SandboxResult> CodeSandbox::Impl::RunInServer(Slot& slot,
+                                                            const SandboxCommand& command) {
+  if (!slot.server) return std::nullopt;
+  std::optional<internal::ForkRequest> request = internal::ForkRequestFor(command, base_env);
+  if (!request) return std::nullopt;
+  const SandboxLimits& limits = command.limits;
+  request->rlimits = Rlimits(limits);
+  internal::SlotCgroup& cgroup = *slot.server_cgroup;
+  if (!cgroup.Apply({limits.memory_mb << 20, limits.processes, limits.cpus}).ok()) {
+    return std::nullopt;
+  }
+  internal::CgroupUsage before = cgroup.ReadUsage();
+  int64_t cap = limits.output_kb << 10;
+  std::string why;
+  std::optional<internal::RunOutcome> outcome =
+      slot.server->Run(*request, command.stdin_data,
+                       absl::Milliseconds(std::llround(limits.wall_s * 1000)), cap, &why);
+  if (!outcome) {
+    spdlog::warn(
+        "code sandbox: slot {}: the Python fork server failed ({}); running the command "
+        "the ordinary way and starting a new server",
+        slot.index, why);
+    slot.server.reset();
+    ++slot.server_failures;
+    return std::nullopt;
+  }
+  slot.server_failures = 0;
+  internal::CgroupUsage after = cgroup.ReadUsage();
+  internal::VerdictFacts facts;
+  facts.exit_status_from_bwrap = false;
+  facts.cpu_limit_s = std::ceil(limits.cpu_s > 0 ? limits.cpu_s : limits.wall_s);
+  facts.output_cap = cap;
+  if (before.cpu_s >= 0 && after.cpu_s >= 0) facts.cpu_used_s = after.cpu_s - before.cpu_s;
+  if (before.oom_kills >= 0 && after.oom_kills >= 0) {
+    facts.oom_kills = after.oom_kills - before.oom_kills;
+  }
+  SandboxResult result = internal::Classify(std::move(*outcome), facts, command);
+  result.fork_server = true;
+  return result;
+}
+
+std::vector<LaunchPlan::Limit> CodeSandbox::Impl::Rlimits(const SandboxLimits& limits) const {
+  rlim_t cpu = static_cast<rlim_t>(std::ceil(limits.cpu_s > 0 ? limits.cpu_s : limits.wall_s));
+  auto mib = [](int64_t v) { return static_cast<rlim_t>(v) << 20; };
+  std::vector<LaunchPlan::Limit> rlimits = {
+      {RLIMIT_CPU, cpu, cpu + 1},
+      {RLIMIT_FSIZE, mib(limits.file_size_mb), mib(limits.file_size_mb)},
+      {RLIMIT_NOFILE, static_cast<rlim_t>(limits.open_files),
+       static_cast<rlim_t>(limits.open_files)},
+      {RLIMIT_STACK, mib(limits.stack_mb), mib(limits.stack_mb)},
+      {RLIMIT_CORE, 0, 0},
+      {RLIMIT_MEMLOCK, 0, 0},
+      {RLIMIT_MSGQUEUE, 0, 0},
+  };
+  if (limits.address_space_mb > 0) {
+    rlimits.push_back({RLIMIT_AS, mib(limits.address_space_mb), mib(limits.address_space_mb)});
+  }
+  // RLIMIT_NPROC counts every process of the real uid on the host: meaningful only for a
+  // uid of our own (root drops to the slot uid).
+  if (root) {
+    rlimits.push_back({RLIMIT_NPROC, static_cast<rlim_t>(limits.processes),
+                       static_cast<rlim_t>(limits.processes)});
+  }
+  return rlimits;
+}
 
 LaunchPlan CodeSandbox::Impl::MakePlan(const Slot& slot, const SandboxCommand& command) const {
   const SandboxLimits& limits = command.limits;
@@ -226,27 +336,7 @@ LaunchPlan CodeSandbox::Impl::MakePlan(const Slot& slot, const SandboxCommand& c
   plan.env = base_env;
   for (const auto& e : command.env) plan.env.push_back(e);
 
-  rlim_t cpu = static_cast<rlim_t>(std::ceil(limits.cpu_s > 0 ? limits.cpu_s : limits.wall_s));
-  auto mib = [](int64_t v) { return static_cast<rlim_t>(v) << 20; };
-  plan.rlimits = {
-      {RLIMIT_CPU, cpu, cpu + 1},
-      {RLIMIT_FSIZE, mib(limits.file_size_mb), mib(limits.file_size_mb)},
-      {RLIMIT_NOFILE, static_cast<rlim_t>(limits.open_files),
-       static_cast<rlim_t>(limits.open_files)},
-      {RLIMIT_STACK, mib(limits.stack_mb), mib(limits.stack_mb)},
-      {RLIMIT_CORE, 0, 0},
-      {RLIMIT_MEMLOCK, 0, 0},
-      {RLIMIT_MSGQUEUE, 0, 0},
-  };
-  if (limits.address_space_mb > 0) {
-    plan.rlimits.push_back({RLIMIT_AS, mib(limits.address_space_mb), mib(limits.address_space_mb)});
-  }
-  // RLIMIT_NPROC counts every process of the real uid on the host: meaningful only for a
-  // uid of our own (root drops to the slot uid).
-  if (root) {
-    plan.rlimits.push_back({RLIMIT_NPROC, static_cast<rlim_t>(limits.processes),
-                            static_cast<rlim_t>(limits.processes)});
-  }
+  plan.rlimits = Rlimits(limits);
   if (slot.cgroup) {
     plan.cgroup_join_fds = slot.cgroup->join_fds();
     plan.cgroup_procs = slot.cgroup->procs_path();
@@ -341,6 +431,7 @@ LaunchPlan CodeSandbox::Impl::MakePlan(const Slot& slot, const SandboxCommand& c
 }
 
 SandboxResult CodeSandbox::Impl::RunInSlot(Slot& slot, const SandboxCommand& command) {
+  if (std::optional<SandboxResult> served = RunInServer(slot, command)) return *served;
   const SandboxLimits& limits = command.limits;
   internal::CgroupUsage before;
   if (slot.cgroup) {
@@ -360,7 +451,7 @@ SandboxResult CodeSandbox::Impl::RunInSlot(Slot& slot, const SandboxCommand& com
       plan, command.stdin_data, absl::Milliseconds(std::llround(limits.wall_s * 1000)), cap);
 
   internal::VerdictFacts facts;
-  facts.mode = mode;
+  facts.exit_status_from_bwrap = mode == SandboxMode::kBubblewrap;
   facts.cpu_limit_s = std::ceil(limits.cpu_s > 0 ? limits.cpu_s : limits.wall_s);
   facts.output_cap = cap;
   if (slot.cgroup) {
@@ -398,6 +489,15 @@ std::vector<std::string> CodeSandbox::slot_cgroup_dirs(int slot) const {
   return impl_->slots[slot]->cgroup->dirs();
 }
 
+std::vector<int> CodeSandbox::fork_server_pids() const {
+  std::vector<int> pids;
+  for (const auto& slot : impl_->slots) {
+    if (slot->server)
+      pids.insert(pids.end(), slot->server->pids().begin(), slot->server->pids().end());
+  }
+  return pids;
+}
+
 std::string CodeSandbox::Describe() const {
   const Impl& impl = *impl_;
   std::string text = absl::StrCat(
@@ -408,6 +508,7 @@ std::string CodeSandbox::Describe() const {
   } else if (!impl.root) {
     absl::StrAppend(&text, ", not root: runs as uid ", ::geteuid());
   }
+  if (impl.fork_server) absl::StrAppend(&text, ", a Python fork server per slot");
   if (!impl.notes.empty()) absl::StrAppend(&text, " [", absl::StrJoin(impl.notes, "; "), "]");
   return text;
 }
@@ -429,6 +530,16 @@ absl::StatusOr<SandboxSession> CodeSandbox::Acquire() {
     --impl.free_slots;
   }
   SandboxSession session(this, slot->index);
+  if (impl.fork_server && !slot->server && slot->server_failures < kMaxServerFailures) {
+    // Now, while no session is mounted on the slot.
+    absl::Status started = impl.StartServer(*slot);
+    if (!started.ok()) {
+      spdlog::warn("code sandbox: slot {}: {}{}", slot->index, std::string(started.message()),
+                   slot->server_failures < kMaxServerFailures
+                       ? ""
+                       : "; this slot runs Python the ordinary way from now on");
+    }
+  }
   if (!slot->work_ready) {
     absl::Status prepared = impl.PrepareWork(*slot);
     if (!prepared.ok()) return prepared;  // the session's destructor frees the slot
@@ -607,6 +718,17 @@ absl::StatusOr<std::unique_ptr<CodeSandbox>> CodeSandbox::Create(const SandboxOp
         for (auto& earlier : s.slots) earlier->cgroup.reset();
       }
     }
+    if (host && s.root && options.python_fork_server) {
+      absl::StatusOr<std::unique_ptr<internal::SlotCgroup>> cgroup =
+          host->CreateSlot(absl::StrCat("ponder-sandbox-", slot->uid, "-python"));
+      absl::Status shared =
+          cgroup.ok() ? internal::ShareMountPoint(slot->work_dir) : cgroup.status();
+      if (shared.ok()) {
+        slot->server_cgroup = std::move(*cgroup);
+      } else {
+        s.notes.push_back(absl::StrCat("no Python fork server (", shared.message(), ")"));
+      }
+    }
     PONDER_ASSIGN_OR_RETURN(slot->seccomp_memfd, s.filter->NewMemfd());
     s.slots.push_back(std::move(slot));
   }
@@ -675,6 +797,27 @@ absl::StatusOr<std::unique_ptr<CodeSandbox>> CodeSandbox::Create(const SandboxOp
   }
   s.degraded = s.mode == SandboxMode::kPlain || !pids_contained || !s.root;
   for (const auto& why : rejected) s.notes.push_back(why);
+  s.fork_server = s.mode == SandboxMode::kBubblewrap && !s.slots.empty() &&
+                  std::all_of(s.slots.begin(), s.slots.end(),
+                              [](const auto& slot) { return slot->server_cgroup != nullptr; });
+  if (s.fork_server) {
+    // One start-up per slot, side by side (each is an interpreter importing modules).
+    std::vector<absl::Status> started(s.slots.size());
+    std::vector<std::thread> starters;
+    for (size_t i = 0; i < s.slots.size(); ++i) {
+      starters.emplace_back([&, i] { started[i] = s.StartServer(*s.slots[i]); });
+    }
+    for (auto& t : starters) t.join();
+    for (const absl::Status& status : started) {
+      if (!status.ok()) {
+        s.fork_server = false;
+        s.notes.push_back(absl::StrCat("no Python fork server (", status.message(), ")"));
+        for (auto& slot : s.slots) slot->server.reset();
+        break;
+      }
+    }
+  }
+
   if (s.degraded) {
     spdlog::warn("code sandbox: {}", sandbox->Describe());
   } else {

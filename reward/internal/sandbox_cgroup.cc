@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -398,12 +399,16 @@ std::vector<int> SlotCgroup::Processes() const {
   return pids;
 }
 
-bool SlotCgroup::KillAll(absl::Duration wait) {
+bool SlotCgroup::KillAll(absl::Duration wait, const std::vector<int>& keep) {
   absl::Time deadline = absl::Now() + wait;
   for (int round = 0;; ++round) {
     std::vector<int> pids = Processes();
+    pids.erase(std::remove_if(
+                   pids.begin(), pids.end(),
+                   [&](int pid) { return std::find(keep.begin(), keep.end(), pid) != keep.end(); }),
+               pids.end());
     if (pids.empty()) return true;
-    if (!kill_path_.empty()) {
+    if (!kill_path_.empty() && keep.empty()) {
       (void)WriteSmallFile(kill_path_, "1");
     }
     for (int pid : pids) {

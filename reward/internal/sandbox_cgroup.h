@@ -85,9 +85,10 @@ class SlotCgroup {
   const std::vector<std::string>& dirs() const { return dirs_; }
 
   std::vector<int> Processes() const;
-  // SIGKILLs every process in the slot (cgroup.kill, else one by one until empty) and waits
-  // up to `wait` for the slot to empty. Returns false when processes remain.
-  bool KillAll(absl::Duration wait);
+  // SIGKILLs every process in the slot but those in `keep` (cgroup.kill when nothing is kept,
+  // else one by one) and waits up to `wait` for them to be gone. Returns false when processes
+  // remain.
+  bool KillAll(absl::Duration wait, const std::vector<int>& keep = {});
 
  private:
   friend class CgroupHost;

@@ -140,23 +140,24 @@ void CloseAllBut(const int* keep, size_t n) {
     struct rlimit rl = {limit.soft, limit.hard};
     if (::setrlimit(limit.resource, &rl) != 0) ChildFail("setrlimit");
   }
-  // Descriptors: 0 stdin, 1 stdout, 2 stderr, [3 seccomp, 4 bwrap status], 5 our status.
-  int sources[6] = {c.stdin_fd, c.out_w, c.err_w, -1, -1, c.status_w};
+  // Descriptors: 0 stdin, 1 stdout, 2 stderr, [3 seccomp, 4 bwrap status], 5 our status,
+  // [6 passed to the program].
+  int sources[7] = {c.stdin_fd, c.out_w, c.err_w, -1, -1, c.status_w, plan.pass_fd};
   if (plan.mode == SandboxMode::kBubblewrap) {
     sources[kSeccompFd] = plan.seccomp_memfd;
     sources[kJsonFd] = c.json_w;
   }
-  int high[6];
-  for (int i = 0; i < 6; ++i) {
+  int high[7];
+  for (int i = 0; i < 7; ++i) {
     high[i] = sources[i] < 0 ? -1 : ::fcntl(sources[i], F_DUPFD_CLOEXEC, 100);
     if (sources[i] >= 0 && high[i] < 0) ChildFail("dup descriptors");
   }
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 7; ++i) {
     if (high[i] >= 0 && ::dup2(high[i], i) != i) ChildFail("dup2 descriptors");
   }
   ::fcntl(kStatusFd, F_SETFD, FD_CLOEXEC);
   g_child_status_fd = kStatusFd;
-  syscall(SYS_close_range, 6u, ~0u, 0);
+  syscall(SYS_close_range, plan.pass_fd >= 0 ? 7u : 6u, ~0u, 0);
   if (plan.mode == SandboxMode::kBubblewrap && ::lseek(kSeccompFd, 0, SEEK_SET) != 0) {
     ChildFail("rewind the seccomp program");
   }
@@ -360,6 +361,7 @@ void KillRun(const ChildContext& c, pid_t q) {
   ::close(c.out_w);
   ::close(c.err_w);
   if (c.json_w >= 0) ::close(c.json_w);
+  if (plan.pass_fd >= 0) ::close(plan.pass_fd);  // only the program holds it now
 
   sigset_t wanted;
   sigemptyset(&wanted);
@@ -431,6 +433,22 @@ struct Pipe {
   }
 };
 
+// Parses bwrap's --json-status-fd lines: `{ "child-pid": N, ... }` then `{ "exit-code": N }`.
+void ParseBwrapStatus(const std::string& text, bool* child_started, int* exit_code) {
+  if (absl::StrContains(text, "\"child-pid\"")) *child_started = true;
+  size_t at = text.find("\"exit-code\"");
+  if (at == std::string::npos) return;
+  at = text.find(':', at);
+  if (at == std::string::npos) return;
+  size_t end = text.find_first_of(",}", at);
+  int code;
+  if (absl::SimpleAtoi(absl::StripAsciiWhitespace(text.substr(at + 1, end - at - 1)), &code)) {
+    *exit_code = code;
+  }
+}
+
+}  // namespace
+
 int MakeStdin(const std::string& data) {
   int fd = memfd_create("ponder-stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -1;
@@ -448,21 +466,20 @@ int MakeStdin(const std::string& data) {
   return fd;
 }
 
-// Parses bwrap's --json-status-fd lines: `{ "child-pid": N, ... }` then `{ "exit-code": N }`.
-void ParseBwrapStatus(const std::string& text, bool* child_started, int* exit_code) {
-  if (absl::StrContains(text, "\"child-pid\"")) *child_started = true;
-  size_t at = text.find("\"exit-code\"");
-  if (at == std::string::npos) return;
-  at = text.find(':', at);
-  if (at == std::string::npos) return;
-  size_t end = text.find_first_of(",}", at);
-  int code;
-  if (absl::SimpleAtoi(absl::StripAsciiWhitespace(text.substr(at + 1, end - at - 1)), &code)) {
-    *exit_code = code;
+bool ReadCapped(int fd, std::string& sink, int64_t used_elsewhere, int64_t cap, bool* over) {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      int64_t room = cap - used_elsewhere - static_cast<int64_t>(sink.size());
+      if (room > 0) sink.append(buf, std::min<int64_t>(n, room));
+      if (n > room) *over = true;
+      continue;
+    }
+    if (n == 0) return false;
+    return errno == EAGAIN || errno == EINTR;
   }
 }
-
-}  // namespace
 
 void KillEveryProcessOf(uid_t uid) {
   if (uid == 0) return;
@@ -495,6 +512,7 @@ RunOutcome LaunchAndSupervise(const LaunchPlan& plan, const std::string& stdin_d
   if (c.stdin_fd < 0 || !out.Open() || !err.Open() || !status.Open() || (bwrap && !json.Open())) {
     outcome.sandbox_error = absl::StrCat("cannot create the run's pipes: ", std::strerror(errno));
     if (c.stdin_fd >= 0) ::close(c.stdin_fd);
+    if (plan.pass_fd >= 0) ::close(plan.pass_fd);
     out.Close();
     err.Close();
     status.Close();
@@ -511,6 +529,7 @@ RunOutcome LaunchAndSupervise(const LaunchPlan& plan, const std::string& stdin_d
     c.keep.push_back(plan.seccomp_memfd);
   }
   for (int fd : plan.cgroup_join_fds) c.keep.push_back(fd);
+  if (plan.pass_fd >= 0) c.keep.push_back(plan.pass_fd);
   std::sort(c.keep.begin(), c.keep.end());
 
   unsigned long flags = 0;
@@ -529,6 +548,7 @@ RunOutcome LaunchAndSupervise(const LaunchPlan& plan, const std::string& stdin_d
   if (p == 0) RunInit(c);
   int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  if (plan.pass_fd >= 0) ::close(plan.pass_fd);
   ::close(c.stdin_fd);
   ::close(out.w);
   ::close(err.w);
@@ -561,22 +581,15 @@ RunOutcome LaunchAndSupervise(const LaunchPlan& plan, const std::string& stdin_d
     give_up = absl::Now() + absl::Seconds(5);
   };
   auto read_output = [&](int fd, std::string& sink) -> bool {  // false on EOF
-    char buf[65536];
-    for (;;) {
-      ssize_t n = ::read(fd, buf, sizeof(buf));
-      if (n > 0) {
-        int64_t room = output_cap - static_cast<int64_t>(outcome.out.size() + outcome.err.size());
-        if (room > 0) sink.append(buf, std::min<int64_t>(n, room));
-        if (n > room) {
-          outcome.truncated = true;
-          if (!stop_sent) outcome.killed_for_output = true;
-          request_stop();
-        }
-        continue;
-      }
-      if (n == 0) return false;
-      return errno == EAGAIN || errno == EINTR;
+    bool over = false;
+    int64_t other = static_cast<int64_t>(outcome.out.size() + outcome.err.size() - sink.size());
+    bool open = ReadCapped(fd, sink, other, output_cap, &over);
+    if (over) {
+      outcome.truncated = true;
+      if (!stop_sent) outcome.killed_for_output = true;
+      request_stop();
     }
+    return open;
   };
   bool out_open = true, err_open = true, json_open = json.r >= 0, status_open = true;
   while (!final_seen) {

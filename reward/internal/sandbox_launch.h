@@ -59,8 +59,11 @@ struct LaunchPlan {
   int seccomp_memfd = -1;                       // bwrap mode: passed as fd 3 (--seccomp 3)
   const sock_fprog* seccomp_program = nullptr;  // other modes: loaded by Q
   std::string chdir_to;                         // Q's working directory before exec
-  std::string new_root;                         // namespaces mode: the mount point to build on
-  std::vector<MountOp> mounts;                  // namespaces mode
+  // Given to the program as descriptor 6 (the fork server's control socket). Owned by the
+  // launch: closed in the caller's process once the run has started (or failed to).
+  int pass_fd = -1;
+  std::string new_root;         // namespaces mode: the mount point to build on
+  std::vector<MountOp> mounts;  // namespaces mode
 };
 
 // What the supervisor saw.
@@ -78,6 +81,16 @@ struct RunOutcome {
   bool truncated = false;
   double wall_s = 0;
 };
+
+// The descriptor number `LaunchPlan::pass_fd` has in the program.
+constexpr int kPassedFd = 6;
+
+// A sealed memfd holding `data`, positioned at 0, close-on-exec (a run's stdin); -1 on error.
+int MakeStdin(const std::string& data);
+
+// Appends what `fd` (non-blocking) has to `sink` while stdout and stderr together stay within
+// `cap` bytes (the head is kept). Returns false at EOF. Sets `*over` when the cap was passed.
+bool ReadCapped(int fd, std::string& sink, int64_t used_elsewhere, int64_t cap, bool* over);
 
 // SIGKILLs every process whose real or saved uid is `uid` (from a child that becomes that
 // uid, so nothing else can be hit). Used on leased slot uids left over by a crashed process.

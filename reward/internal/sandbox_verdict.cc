@@ -53,7 +53,7 @@ SandboxResult Classify(RunOutcome outcome, const VerdictFacts& facts,
     if (WIFEXITED(outcome.wait_status)) {
       r.exit_code = WEXITSTATUS(outcome.wait_status);
       // bwrap reports a program killed by signal N as exit status 128 + N.
-      if (facts.mode == SandboxMode::kBubblewrap && r.exit_code > 128 && r.exit_code < 128 + 65) {
+      if (facts.exit_status_from_bwrap && r.exit_code > 128 && r.exit_code < 128 + 65) {
         r.signal = r.exit_code - 128;
       }
     } else if (WIFSIGNALED(outcome.wait_status)) {

@@ -10,7 +10,9 @@
 namespace ponder::reward::internal {
 
 struct VerdictFacts {
-  SandboxMode mode = SandboxMode::kBubblewrap;
+  // bwrap reports a program killed by signal N as exit status 128 + N (the Python fork server
+  // and the other modes report the real wait status).
+  bool exit_status_from_bwrap = true;
   double cpu_limit_s = 0;  // the RLIMIT_CPU soft limit
   double cpu_used_s = -1;  // from the cgroup, -1 when unknown
   int64_t oom_kills = -1;  // during this run, -1 when unknown

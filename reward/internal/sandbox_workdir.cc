@@ -94,11 +94,13 @@ absl::StatusOr<UidLease> UidLease::Take(const std::string& state_dir, uid_t uid)
   return lease;
 }
 
-absl::Status PrepareMountPoint(const std::string& dir, bool root) {
-  if (root) {
-    for (int i = 0; i < 16 && ::umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0; ++i) {
-    }
+void RemoveMounts(const std::string& dir) {
+  for (int i = 0; i < 16 && ::umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0; ++i) {
   }
+}
+
+absl::Status PrepareMountPoint(const std::string& dir, bool root) {
+  if (root) RemoveMounts(dir);
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return absl::PermissionDeniedError(absl::StrCat("cannot create ", dir, ": ", Err()));
   }
@@ -130,11 +132,19 @@ absl::Status PrepareWorkDir(const std::string& dir, bool root, uid_t uid, int64_
 
 void ReleaseWorkDir(const std::string& dir, bool root) {
   if (root) {
-    for (int i = 0; i < 16 && ::umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0; ++i) {
-    }
+    // Only the session's tmpfs: the mount point may itself be a (shared) bind mount.
+    ::umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
   } else {
     RemoveContents(dir);
   }
+}
+
+absl::Status ShareMountPoint(const std::string& dir) {
+  if (::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+      ::mount(nullptr, dir.c_str(), nullptr, MS_SHARED, nullptr) != 0) {
+    return absl::InternalError(absl::StrCat("cannot make ", dir, " a shared bind mount: ", Err()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status WriteWorkFile(const std::string& dir, const std::string& name,

@@ -38,8 +38,14 @@ absl::Status PrepareMountPoint(const std::string& dir, bool root);
 
 // A fresh work dir for a session (a tmpfs of `bytes` owned by `uid`, when root).
 absl::Status PrepareWorkDir(const std::string& dir, bool root, uid_t uid, int64_t bytes);
-// Ends the session's work dir (unmount; or empty the directory without following links).
+// Ends the session's work dir (unmount its tmpfs; or empty the directory without following
+// links).
 void ReleaseWorkDir(const std::string& dir, bool root);
+// Unmounts everything mounted on `dir` (a crashed process's leftovers; the sandbox's end).
+void RemoveMounts(const std::string& dir);
+// Makes the mount point a shared bind mount of itself, so that the session tmpfs mounted on it
+// later also appears where a long-lived sandbox (the Python fork server) bound it.
+absl::Status ShareMountPoint(const std::string& dir);
 
 // Creates `name` (a plain file name) in the work dir: O_EXCL and O_NOFOLLOW, so a link the
 // program planted is never followed; owned by `uid` when root.

@@ -516,6 +516,7 @@ TEST(CodeVerifierErrors, SandboxFailuresAreItemErrorsNotScores) {
   CodeOptions options;
   options.sandbox.slots = 1;
   options.sandbox.read_only_paths = {data_dir};  // bwrap fails once this is gone
+  options.sandbox.python_fork_server = false;    // (a server started before has it bound)
   absl::StatusOr<std::unique_ptr<CodeVerifier>> v = CodeVerifier::Create(options);
   ASSERT_TRUE(v.ok()) << v.status();
   std::filesystem::remove(data_dir);

@@ -42,7 +42,7 @@ using testing::RunCpp;
 using testing::RunPython;
 using testing::SmallLimits;
 
-class SandboxAttack : public ::testing::Test {
+class SandboxAttack : public ::testing::TestWithParam<bool> {
  protected:
   // The suite runs in the default mode; PONDER_SANDBOX_TEST_MODE=namespaces (or plain, which
   // is expected to fail the isolation cases) runs it against a fallback by hand.
@@ -54,10 +54,19 @@ class SandboxAttack : public ::testing::Test {
       options.mode = mode;
       options.allow_degraded = true;
     }
+    options.python_fork_server = GetParam();
     sandbox_ = testing::MakeSandbox(options);
     ASSERT_NE(sandbox_, nullptr);
     ASSERT_STREQ(SandboxModeName(sandbox_->mode()), mode != nullptr ? mode : "bwrap")
         << sandbox_->Describe();
+    if (GetParam() && mode == nullptr) {
+      ASSERT_FALSE(sandbox_->fork_server_pids().empty()) << sandbox_->Describe();
+    }
+  }
+
+  // C++ runs never go through the Python fork server: once is enough.
+  void SkipWhenServed() {
+    if (GetParam()) GTEST_SKIP() << "C++ only: the same with or without the Python fork server";
   }
   void TearDown() override {
     if (sandbox_) testing::ExpectHostClean(*sandbox_);
@@ -116,7 +125,7 @@ class Responsiveness {
 
 // ---- Resource exhaustion -------------------------------------------------------------------
 
-TEST_F(SandboxAttack, PythonForkBomb) {
+TEST_P(SandboxAttack, PythonForkBomb) {
   RequireContainment();
   Responsiveness host;
   SandboxResult r = RunPython(*sandbox_,
@@ -129,7 +138,8 @@ TEST_F(SandboxAttack, PythonForkBomb) {
   ExpectWithin(r, 2.0);
 }
 
-TEST_F(SandboxAttack, CppForkBomb) {
+TEST_P(SandboxAttack, CppForkBomb) {
+  SkipWhenServed();
   RequireContainment();
   Responsiveness host;
   CppRun r = RunCpp(*sandbox_, "#include <unistd.h>\nint main() { for (;;) fork(); }\n");
@@ -141,7 +151,7 @@ TEST_F(SandboxAttack, CppForkBomb) {
   ExpectWithin(r.run, 2.0);
 }
 
-TEST_F(SandboxAttack, ThreadBombStopsAtTheProcessLimit) {
+TEST_P(SandboxAttack, ThreadBombStopsAtTheProcessLimit) {
   RequireContainment();
   SandboxResult r = RunPython(*sandbox_,
                               "import threading, time\n"
@@ -160,7 +170,7 @@ TEST_F(SandboxAttack, ThreadBombStopsAtTheProcessLimit) {
   ExpectWithin(r, 2.0);
 }
 
-TEST_F(SandboxAttack, PythonMemoryBombTouching10GB) {
+TEST_P(SandboxAttack, PythonMemoryBombTouching10GB) {
   RequireContainment();
   // More CPU time than the other cases: near the limit the kernel first reclaims the slot's
   // page cache, which on a busy machine can take a second before the OOM kill.
@@ -178,7 +188,8 @@ TEST_F(SandboxAttack, PythonMemoryBombTouching10GB) {
   EXPECT_THAT(r.stdout_text, Not(HasSubstr("survived")));
 }
 
-TEST_F(SandboxAttack, CppMemoryBomb) {
+TEST_P(SandboxAttack, CppMemoryBomb) {
+  SkipWhenServed();
   RequireContainment();
   CppRun r =
       RunCpp(*sandbox_,
@@ -191,7 +202,7 @@ TEST_F(SandboxAttack, CppMemoryBomb) {
 
 // "At about the limit" is checked on the CPU time the cgroup accounted (which includes the
 // sandbox's own start-up): wall time depends on how busy the machine is.
-TEST_F(SandboxAttack, CpuLoopsStopAtTheCpuLimit) {
+TEST_P(SandboxAttack, CpuLoopsStopAtTheCpuLimit) {
   SandboxResult py = RunPython(*sandbox_, "while True:\n    pass\n");
   EXPECT_EQ(py.verdict, Verdict::kCpuTimeout) << py.message;
   EXPECT_EQ(py.signal, SIGXCPU);
@@ -204,7 +215,7 @@ TEST_F(SandboxAttack, CpuLoopsStopAtTheCpuLimit) {
   ExpectWithin(cpp.run, 1.0);
 }
 
-TEST_F(SandboxAttack, CpuLoopIgnoringSigxcpuDiesAtTheHardLimit) {
+TEST_P(SandboxAttack, CpuLoopIgnoringSigxcpuDiesAtTheHardLimit) {
   SandboxLimits limits = SmallLimits();
   limits.wall_s = 3.0;  // so that the CPU hard limit (cpu_s + 1 = 2 s) acts first
   SandboxResult r = RunPython(*sandbox_,
@@ -218,14 +229,14 @@ TEST_F(SandboxAttack, CpuLoopIgnoringSigxcpuDiesAtTheHardLimit) {
   ExpectWithin(r, 2.0);
 }
 
-TEST_F(SandboxAttack, SleepForeverHitsTheWallLimit) {
+TEST_P(SandboxAttack, SleepForeverHitsTheWallLimit) {
   SandboxResult r = RunPython(*sandbox_, "import time\ntime.sleep(10**6)\n");
   EXPECT_EQ(r.verdict, Verdict::kWallTimeout) << r.message;
   EXPECT_GE(r.wall_s, 2.0);
   EXPECT_LE(r.wall_s, 2.5);  // the deadline is the supervisor's: no in-process alarm needed
 }
 
-TEST_F(SandboxAttack, OneHugeFileStopsAtTheFileSizeLimit) {
+TEST_P(SandboxAttack, OneHugeFileStopsAtTheFileSizeLimit) {
   SandboxResult py = RunPython(*sandbox_,
                                "import os\n"
                                "try:\n"
@@ -249,7 +260,7 @@ TEST_F(SandboxAttack, OneHugeFileStopsAtTheFileSizeLimit) {
   EXPECT_EQ(cpp.run.signal, SIGXFSZ);
 }
 
-TEST_F(SandboxAttack, ManyFilesFillOnlyTheSlotTmpfs) {
+TEST_P(SandboxAttack, ManyFilesFillOnlyTheSlotTmpfs) {
   SandboxLimits limits = SmallLimits();
   limits.memory_mb = 512;  // above the 256 MiB work dir, so that the tmpfs fills first
   SandboxResult r = RunPython(*sandbox_,
@@ -271,7 +282,7 @@ TEST_F(SandboxAttack, ManyFilesFillOnlyTheSlotTmpfs) {
   ExpectWithin(r, 2.0);
 }
 
-TEST_F(SandboxAttack, TmpAndDevShmAreSmallPrivateTmpfs) {
+TEST_P(SandboxAttack, TmpAndDevShmAreSmallPrivateTmpfs) {
   std::string name = testing::UniqueName("ponder-fill");
   SandboxResult r = RunPython(*sandbox_, absl::StrCat("for d in ('/tmp', '/dev/shm'):\n"
                                                       "    n = 0\n"
@@ -305,7 +316,7 @@ TEST_F(SandboxAttack, TmpAndDevShmAreSmallPrivateTmpfs) {
   ExpectWithin(r, 2.0);
 }
 
-TEST_F(SandboxAttack, OutputFloodIsCutAtTheCap) {
+TEST_P(SandboxAttack, OutputFloodIsCutAtTheCap) {
   for (const char* stream : {"stdout", "stderr"}) {
     SandboxResult r = RunPython(*sandbox_, absl::StrCat("import sys\nchunk = 'x' * (1 << 20)\n"
                                                         "for i in range(1024):\n    sys.",
@@ -317,7 +328,7 @@ TEST_F(SandboxAttack, OutputFloodIsCutAtTheCap) {
   }
 }
 
-TEST_F(SandboxAttack, DeepRecursionIsARuntimeErrorNotAHang) {
+TEST_P(SandboxAttack, DeepRecursionIsARuntimeErrorNotAHang) {
   SandboxResult py = RunPython(*sandbox_,
                                "import sys\nsys.setrecursionlimit(10**9)\n"
                                "def f(n):\n    return f(n + 1) + 1\nf(0)\n");
@@ -338,7 +349,7 @@ TEST_F(SandboxAttack, DeepRecursionIsARuntimeErrorNotAHang) {
 
 // ---- Isolation -------------------------------------------------------------------------------
 
-TEST_F(SandboxAttack, NoNetwork) {
+TEST_P(SandboxAttack, NoNetwork) {
   // A listener on the host's loopback that the sandbox must not reach.
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   ASSERT_GE(listener, 0);
@@ -380,7 +391,7 @@ TEST_F(SandboxAttack, NoNetwork) {
   close(listener);
 }
 
-TEST_F(SandboxAttack, HostFilesAreNotReadable) {
+TEST_P(SandboxAttack, HostFilesAreNotReadable) {
   std::string planted = "/var/tmp/" + testing::UniqueName("ponder-planted");
   std::ofstream(planted) << "host secret";
   chmod(planted.c_str(), 0644);
@@ -402,7 +413,7 @@ TEST_F(SandboxAttack, HostFilesAreNotReadable) {
   EXPECT_THAT(r.stdout_text, Not(HasSubstr("host secret")));
 }
 
-TEST_F(SandboxAttack, WritesDoNotReachTheHost) {
+TEST_P(SandboxAttack, WritesDoNotReachTheHost) {
   std::string name = testing::UniqueName("ponder-write");
   std::string planted_dir = "/var/tmp/" + testing::UniqueName("ponder-planted-dir");
   std::filesystem::create_directory(planted_dir);
@@ -437,7 +448,7 @@ pid_t StartVictim(int uid) {
   return pid;
 }
 
-TEST_F(SandboxAttack, KillingUpwardsReachesNothingOutside) {
+TEST_P(SandboxAttack, KillingUpwardsReachesNothingOutside) {
   absl::StatusOr<SandboxSession> session = sandbox_->Acquire();
   ASSERT_TRUE(session.ok());
   int own = session->uid();
@@ -471,7 +482,7 @@ TEST_F(SandboxAttack, KillingUpwardsReachesNothingOutside) {
   ExpectWithin(*r, 2.0);
 }
 
-TEST_F(SandboxAttack, DaemonsDieWithTheRun) {
+TEST_P(SandboxAttack, DaemonsDieWithTheRun) {
   absl::StatusOr<SandboxSession> session = sandbox_->Acquire();
   ASSERT_TRUE(session.ok());
   ASSERT_TRUE(session
@@ -497,7 +508,7 @@ TEST_F(SandboxAttack, DaemonsDieWithTheRun) {
   EXPECT_FALSE(testing::PathExists(session->host_work_dir() + "/marker"));
 }
 
-TEST_F(SandboxAttack, EscapeSyscallsFail) {
+TEST_P(SandboxAttack, EscapeSyscallsFail) {
   SandboxResult r = RunPython(*sandbox_,
                               "import ctypes, os\n"
                               "libc = ctypes.CDLL(None, use_errno=True)\n"
@@ -524,7 +535,7 @@ TEST_F(SandboxAttack, EscapeSyscallsFail) {
   EXPECT_THAT(r.stdout_text, HasSubstr("CapEff: 0000000000000000"));
 }
 
-TEST_F(SandboxAttack, NoDescriptorsLeakIn) {
+TEST_P(SandboxAttack, NoDescriptorsLeakIn) {
   // Only stdin, stdout and stderr: not the seccomp program, bwrap's status pipe, the
   // supervisor's status pipe, cgroup files or the verifier's sockets.
   SandboxResult r =
@@ -537,7 +548,8 @@ TEST_F(SandboxAttack, NoDescriptorsLeakIn) {
   EXPECT_EQ(r.stdout_text, "[]\n");
 }
 
-TEST_F(SandboxAttack, OtherSyscallAbisAreKilled) {
+TEST_P(SandboxAttack, OtherSyscallAbisAreKilled) {
+  SkipWhenServed();
   // x32 (bit 30 set) and i386 (int 0x80) system calls bypass an x86-64-only rule set unless
   // the filter kills them.
   CppRun r = RunCpp(*sandbox_,
@@ -549,7 +561,7 @@ TEST_F(SandboxAttack, OtherSyscallAbisAreKilled) {
   EXPECT_EQ(r.run.signal, SIGSYS) << r.run.message << " " << r.run.stdout_text;
 }
 
-TEST_F(SandboxAttack, SymlinksInTheWorkDirAreNeverFollowed) {
+TEST_P(SandboxAttack, SymlinksInTheWorkDirAreNeverFollowed) {
   std::string victim = "/var/tmp/" + testing::UniqueName("ponder-victim");
   std::ofstream(victim) << "precious";
   std::string shadow_before = testing::ReadText("/etc/shadow");
@@ -596,7 +608,8 @@ SandboxResult Compile(CodeSandbox& sandbox, const std::string& code, double wall
   return r.ok() ? *r : SandboxResult{};
 }
 
-TEST_F(SandboxAttack, IncludingDevZeroOrDevRandomIsStopped) {
+TEST_P(SandboxAttack, IncludingDevZeroOrDevRandomIsStopped) {
+  SkipWhenServed();
   for (const char* device : {"/dev/zero", "/dev/random"}) {
     SandboxResult r = Compile(*sandbox_, absl::StrCat("#include \"", device, "\"\n"), 5.0, 256);
     EXPECT_NE(r.verdict, Verdict::kOk) << device;
@@ -605,7 +618,8 @@ TEST_F(SandboxAttack, IncludingDevZeroOrDevRandomIsStopped) {
   }
 }
 
-TEST_F(SandboxAttack, IncludingHostFilesLeaksNothing) {
+TEST_P(SandboxAttack, IncludingHostFilesLeaksNothing) {
+  SkipWhenServed();
   std::string passwd = testing::ReadText("/etc/passwd");
   std::string first_line = passwd.substr(0, passwd.find('\n'));
   ASSERT_FALSE(first_line.empty());
@@ -617,7 +631,8 @@ TEST_F(SandboxAttack, IncludingHostFilesLeaksNothing) {
   }
 }
 
-TEST_F(SandboxAttack, TemplateBlowUpHitsTheCompileLimits) {
+TEST_P(SandboxAttack, TemplateBlowUpHitsTheCompileLimits) {
+  SkipWhenServed();
   SandboxResult r =
       Compile(*sandbox_,
               "template <int N, long M> struct X {\n"
@@ -631,7 +646,8 @@ TEST_F(SandboxAttack, TemplateBlowUpHitsTheCompileLimits) {
   EXPECT_LE(r.wall_s, 5.0);
 }
 
-TEST_F(SandboxAttack, HugeObjectFilesDoNotReachTheDisk) {
+TEST_P(SandboxAttack, HugeObjectFilesDoNotReachTheDisk) {
+  SkipWhenServed();
   SandboxResult r =
       Compile(*sandbox_, "char big[6L << 30] = {1};\nint main() { return big[0]; }\n", 20.0, 512);
   EXPECT_NE(r.verdict, Verdict::kOk) << r.message;
@@ -659,7 +675,7 @@ SandboxResult RunHarnessed(CodeSandbox& sandbox, const std::string& program) {
   return r.ok() ? *r : SandboxResult{};
 }
 
-TEST_F(SandboxAttack, ExitingBeforeTheTestsIsNotOk) {
+TEST_P(SandboxAttack, ExitingBeforeTheTestsIsNotOk) {
   EXPECT_EQ(RunHarnessed(*sandbox_, "def add(a, b): return a + b\n").verdict, Verdict::kOk);
   for (const char* exit : {"import sys\nsys.exit(0)\n", "import os\nos._exit(0)\n"}) {
     SandboxResult r = RunHarnessed(*sandbox_, absl::StrCat("def add(a, b): return 0\n", exit));
@@ -669,7 +685,7 @@ TEST_F(SandboxAttack, ExitingBeforeTheTestsIsNotOk) {
   }
 }
 
-TEST_F(SandboxAttack, PrintingAFakeSuccessMarkerIsNotOk) {
+TEST_P(SandboxAttack, PrintingAFakeSuccessMarkerIsNotOk) {
   SandboxResult r = RunHarnessed(*sandbox_,
                                  "def add(a, b): return 0\n"
                                  "print('OK')\nprint('nonce-0-0')\nprint('ALL TESTS PASSED')\n"
@@ -677,7 +693,7 @@ TEST_F(SandboxAttack, PrintingAFakeSuccessMarkerIsNotOk) {
   EXPECT_EQ(r.verdict, Verdict::kRuntimeError);
 }
 
-TEST_F(SandboxAttack, OddOutputIsHandled) {
+TEST_P(SandboxAttack, OddOutputIsHandled) {
   SandboxResult binary = RunPython(*sandbox_,
                                    "import sys\nsys.stdout.buffer.write(bytes(range(256)) * 4)\n"
                                    "sys.stderr.buffer.write(b'\\xff\\xfe\\x00 not utf-8')\n");
@@ -695,7 +711,7 @@ TEST_F(SandboxAttack, OddOutputIsHandled) {
 
 // ---- Robustness ------------------------------------------------------------------------------
 
-TEST_F(SandboxAttack, HundredBackToBackRunsInOneSlot) {
+TEST_P(SandboxAttack, HundredBackToBackRunsInOneSlot) {
   SandboxOptions options;
   options.slots = 1;
   auto one = testing::MakeSandbox(options);
@@ -729,7 +745,7 @@ TEST_F(SandboxAttack, HundredBackToBackRunsInOneSlot) {
   }
 }
 
-TEST_F(SandboxAttack, AForkBombInOneSlotDoesNotBreakTheOther) {
+TEST_P(SandboxAttack, AForkBombInOneSlotDoesNotBreakTheOther) {
   RequireContainment();
   SandboxResult bomb;
   std::thread attacker([&] {
@@ -749,6 +765,11 @@ TEST_F(SandboxAttack, AForkBombInOneSlotDoesNotBreakTheOther) {
   EXPECT_THAT(bomb.verdict, AnyOf(Verdict::kWallTimeout, Verdict::kRuntimeError));
   EXPECT_LT(worst, 1.0) << "the neighbour's latency is not bounded";
 }
+
+INSTANTIATE_TEST_SUITE_P(Paths, SandboxAttack, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "PythonForkServer" : "FreshInterpreter";
+                         });
 
 }  // namespace
 }  // namespace ponder::reward

@@ -84,12 +84,12 @@ TEST(SandboxVerdict, NonZeroExitIsARuntimeError) {
 
 TEST(SandboxVerdict, BwrapReportsSignalsAs128PlusN) {
   internal::VerdictFacts facts;
-  facts.mode = SandboxMode::kBubblewrap;
+  facts.exit_status_from_bwrap = true;
   SandboxResult r = Judge(Exited(128 + SIGSEGV), facts);
   EXPECT_EQ(r.verdict, Verdict::kRuntimeError);
   EXPECT_EQ(r.signal, SIGSEGV);
   EXPECT_EQ(r.message, "killed by SIGSEGV");
-  facts.mode = SandboxMode::kPlain;  // there, 139 is just an exit status
+  facts.exit_status_from_bwrap = false;  // elsewhere, 139 is just an exit status
   r = Judge(Exited(128 + SIGSEGV), facts);
   EXPECT_EQ(r.signal, 0);
   EXPECT_EQ(r.message, "exited with status 139");
@@ -433,6 +433,7 @@ TEST(Sandbox, RunsPythonAsTheSlotUidInBox) {
   EXPECT_GE(r.cpu_s, 0.0);
   EXPECT_EQ(r.oom_kills, 0);
   EXPECT_EQ(r.stragglers, 0);
+  EXPECT_TRUE(r.fork_server);
   testing::ExpectHostClean(*sandbox);
 }
 

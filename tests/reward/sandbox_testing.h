@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -148,10 +149,16 @@ inline std::string UniqueName(const std::string& prefix) {
   return absl::StrCat(prefix, "-", ::getpid(), "-", rd());
 }
 
-// After a run: no process of any slot uid is left, and the slot cgroups are empty.
+// After a run: no process of any slot uid is left but the Python fork servers' own, and the
+// slot cgroups are empty.
 inline void ExpectHostClean(const CodeSandbox& sandbox) {
+  std::vector<int> servers = sandbox.fork_server_pids();
   for (int uid : sandbox.slot_uids()) {
-    EXPECT_TRUE(ProcessesOfUid(uid).empty()) << "processes of slot uid " << uid << " remain";
+    for (int pid : ProcessesOfUid(uid)) {
+      EXPECT_NE(std::find(servers.begin(), servers.end(), pid), servers.end())
+          << "process " << pid << " of slot uid " << uid
+          << " remains: " << ReadText(absl::StrCat("/proc/", pid, "/cmdline")).substr(0, 200);
+    }
   }
   for (int slot = 0; slot < sandbox.slots(); ++slot) {
     for (const std::string& dir : sandbox.slot_cgroup_dirs(slot)) {
