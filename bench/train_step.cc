@@ -8,7 +8,8 @@
 // both sides do the same arithmetic) and `ragged` (an RL batch: 4 prompts of 16-48 tokens x 4
 // samples with responses of 8-200 tokens). The eager baseline pads the batch to its longest
 // row as a transformers collator does; the learner packs length-sorted micro-batches under its
-// token budget and runs the vocabulary head only on response positions.
+// token budget, runs each prompt once for the samples of it that share a micro-batch
+// (model.share_prompts) and runs the vocabulary head only on response positions.
 //
 // Each case also prints the first step's entropy, gradient norm and loss from both sides,
 // which must agree (same computation on the same weights).

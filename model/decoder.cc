@@ -188,6 +188,42 @@ class DecoderLayerImpl : public torch::nn::Module {
     return out + Mlp(post_attention_layernorm->forward(out));
   }
 
+  // Training path with shared prompts (SharedPromptBatch). x [G * P + N * R, H]: prompt
+  // positions, then response positions; cos/sin [G * P + N * R, 1, hd/2]; allowed_p
+  // [G, P, P]; allowed_r [N, R, P + R] over the response's prompt then itself; group [N].
+  at::Tensor ForwardShared(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                           const at::Tensor& allowed_p, const at::Tensor& allowed_r,
+                           const at::Tensor& group) const {
+    const int64_t G = allowed_p.size(0), P = allowed_p.size(1);
+    const int64_t N = allowed_r.size(0), R = allowed_r.size(1), T = x.size(0);
+    const int64_t heads = config.num_heads, kvh = config.num_kv_heads, hd = config.head_dim;
+    at::Tensor h = input_layernorm->forward(x);
+    at::Tensor q = q_proj->forward(h).view({T, heads, hd});
+    at::Tensor k = k_proj->forward(h).view({T, kvh, hd});
+    at::Tensor v = v_proj->forward(h).view({T, kvh, hd});
+    if (q_norm) {
+      q = q_norm->forward(q);
+      k = k_norm->forward(k);
+    }
+    q = RotateHalf(q, cos, sin);
+    k = RotateHalf(k, cos, sin);
+    auto prompts = [&](const at::Tensor& t) {
+      return t.narrow(0, 0, G * P).view({G, P, t.size(1), hd});
+    };
+    auto responses = [&](const at::Tensor& t) {
+      return t.narrow(0, G * P, N * R).view({N, R, t.size(1), hd});
+    };
+    const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+    at::Tensor kp = prompts(k), vp = prompts(v);
+    at::Tensor a_p = Attend(prompts(q), kp, vp, allowed_p, scale);
+    at::Tensor k_r = at::cat({kp.index_select(0, group), responses(k)}, 1);
+    at::Tensor v_r = at::cat({vp.index_select(0, group), responses(v)}, 1);
+    at::Tensor a_r = Attend(responses(q), k_r, v_r, allowed_r, scale);
+    at::Tensor a = at::cat({a_p.reshape({G * P, heads * hd}), a_r.reshape({N * R, heads * hd})});
+    at::Tensor out = x + o_proj->forward(a);
+    return out + Mlp(post_attention_layernorm->forward(out));
+  }
+
   // Generation path over the flat rows of new tokens, x [rows, H]; writes this layer's keys
   // and values into the cache.
   at::Tensor Step(const at::Tensor& x, int64_t layer, const StepContext& ctx) const {
@@ -455,6 +491,72 @@ absl::StatusOr<at::Tensor> DecoderImpl::Hidden(const at::Tensor& input_ids,
     at::Tensor sin = rope.sin.index_select(0, flat).view({B, T, 1, half}).to(dtype());
     at::Tensor x = at::embedding(embed_weight_, ids);
     for (const auto& layer : layers_) x = layer->Forward(x, cos, sin, allowed);
+    return norm_->forward(x);
+  });
+}
+
+absl::StatusOr<at::Tensor> DecoderImpl::HiddenSharedPrompts(const SharedPromptBatch& batch) {
+  for (const auto* t : {&batch.prompt_ids, &batch.response_ids}) {
+    if (!t->defined() || t->dim() != 2) {
+      return absl::InvalidArgumentError(
+          "SharedPromptBatch prompt_ids and response_ids must be [rows, tokens] tensors");
+    }
+  }
+  PONDER_RETURN_IF_ERROR(CheckIds(batch.prompt_ids, "prompt_ids"));
+  PONDER_RETURN_IF_ERROR(CheckIds(batch.response_ids, "response_ids"));
+  const int64_t G = batch.prompt_ids.size(0), P = batch.prompt_ids.size(1);
+  const int64_t N = batch.response_ids.size(0), R = batch.response_ids.size(1);
+  PONDER_RETURN_IF_ERROR(CheckLayoutTensor(batch.prompt_mask, "prompt_mask", G, P));
+  PONDER_RETURN_IF_ERROR(CheckLayoutTensor(batch.response_mask, "response_mask", N, R));
+  if (!batch.response_prompt.defined() || batch.response_prompt.dim() != 1 ||
+      batch.response_prompt.size(0) != N) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SharedPromptBatch.response_prompt must be [", N, "] (one per response)"));
+  }
+  return Guarded("Decoder::HiddenSharedPrompts", [&]() -> absl::StatusOr<at::Tensor> {
+    const c10::Device dev = device();
+    at::Tensor group = batch.response_prompt.to(dev, at::kLong);
+    if (N > 0 && (group.min().item<int64_t>() < 0 || group.max().item<int64_t>() >= G)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("SharedPromptBatch.response_prompt must name prompt rows 0..", G - 1));
+    }
+    at::Tensor valid_p = batch.prompt_mask.defined()
+                             ? batch.prompt_mask.to(dev).ne(0)
+                             : at::ones({G, P}, group.options().dtype(at::kBool));
+    at::Tensor valid_r = batch.response_mask.defined()
+                             ? batch.response_mask.to(dev).ne(0)
+                             : at::ones({N, R}, group.options().dtype(at::kBool));
+    at::Tensor prompt_len = valid_p.sum(1);  // [G]
+    if (G > 0 && prompt_len.min().item<int64_t>() == 0) {
+      return absl::InvalidArgumentError("SharedPromptBatch: every prompt needs a real token");
+    }
+    // Positions: the index among real tokens; a response continues its prompt.
+    at::Tensor vp = valid_p.to(at::kLong), vr = valid_r.to(at::kLong);
+    at::Tensor pos_p = vp.cumsum(1) - vp;
+    at::Tensor pos_r = vr.cumsum(1) - vr + prompt_len.index_select(0, group).unsqueeze(1);
+    // Keys: causal and real (padding sees only itself); a response sees its prompt's real
+    // tokens, then itself.
+    const auto bool_opts = group.options().dtype(at::kBool);
+    at::Tensor ip = at::arange(P, group.options()), ir = at::arange(R, group.options());
+    at::Tensor allowed_p = (ip.view({1, P, 1}).ge(ip.view({1, 1, P})) & valid_p.unsqueeze(1)) |
+                           at::eye(P, bool_opts).unsqueeze(0);
+    at::Tensor own = (ir.view({1, R, 1}).ge(ir.view({1, 1, R})) & valid_r.unsqueeze(1)) |
+                     at::eye(R, bool_opts).unsqueeze(0);
+    at::Tensor allowed_r =
+        at::cat({valid_p.index_select(0, group).unsqueeze(1).expand({N, R, P}), own}, 2);
+
+    at::Tensor pos = at::cat({pos_p.reshape({-1}), pos_r.reshape({-1})});
+    const int64_t max_pos = pos.numel() > 0 ? pos.max().item<int64_t>() : 0;
+    RopeTables rope = Rope(max_pos + 1, dev);
+    const int64_t half = config_.head_dim / 2;
+    at::Tensor cos = rope.cos.index_select(0, pos).view({-1, 1, half}).to(dtype());
+    at::Tensor sin = rope.sin.index_select(0, pos).view({-1, 1, half}).to(dtype());
+    at::Tensor ids = at::cat({batch.prompt_ids.to(dev, at::kLong).reshape({-1}),
+                              batch.response_ids.to(dev, at::kLong).reshape({-1})});
+    at::Tensor x = at::embedding(embed_weight_, ids);
+    for (const auto& layer : layers_) {
+      x = layer->ForwardShared(x, cos, sin, allowed_p, allowed_r, group);
+    }
     return norm_->forward(x);
   });
 }

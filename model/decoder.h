@@ -66,6 +66,18 @@ struct BatchLayout {
   at::Tensor position_ids;
 };
 
+// Several responses to the same prompt, for the training path: each prompt runs once, and
+// each response attends to its prompt's keys and values and then its own, as if the two were
+// one sequence (GRPO-style groups of samples per prompt spend most of their prompt tokens
+// again otherwise). Right-padded.
+struct SharedPromptBatch {
+  at::Tensor prompt_ids;       // [G, P] integer
+  at::Tensor prompt_mask;      // [G, P]: 1 for real tokens; each prompt has at least one
+  at::Tensor response_ids;     // [N, R] integer: what follows the prompt
+  at::Tensor response_mask;    // [N, R]: 1 for real tokens
+  at::Tensor response_prompt;  // [N] integer: the prompt row (0..G-1) of each response
+};
+
 struct TokenStatsOptions {
   bool entropy = true;          // also compute the entropy of each next-token distribution
   int64_t chunk_tokens = 1024;  // tokens per vocabulary-sized chunk
@@ -104,6 +116,10 @@ class DecoderImpl : public torch::nn::Module {
   // `input_ids` is [B, T] integer; ids outside the vocabulary and layouts of the wrong shape are
   // InvalidArgument.
   absl::StatusOr<at::Tensor> Hidden(const at::Tensor& input_ids, const BatchLayout& layout = {});
+  // Final hidden states for a SharedPromptBatch, flat: the G x P prompt positions first (row
+  // by row), then the N x R response positions: [G * P + N * R, hidden_size]. Equal (up to
+  // float rounding) to Hidden() on each prompt + response concatenated.
+  absl::StatusOr<at::Tensor> HiddenSharedPrompts(const SharedPromptBatch& batch);
   // The full logits [B, T, vocab] float32 for `hidden` (materialises the vocabulary; for
   // tests, scoring small batches and generation).
   at::Tensor Logits(const at::Tensor& hidden);

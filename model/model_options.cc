@@ -30,6 +30,7 @@ void ModelOptions::Bind(config::Binder& b) {
   b.Field("value_head", value_head);
   b.Field("logits_chunk_tokens", logits_chunk_tokens).AtLeast(1);
   b.Field("logits_keep_mb", logits_keep_mb).AtLeast(0);
+  b.Field("share_prompts", share_prompts);
   b.Field("chat_template", chat_template);
   b.Field("init", init);
 }

@@ -9,6 +9,8 @@
 //     logits_chunk_tokens: 1024        # tokens per vocabulary-sized chunk in log-probs
 //     logits_keep_mb: 256              # keep [tokens x vocab] log-probs for the backward when
 //                                      #   they fit (else recompute the logits per chunk)
+//     share_prompts: true              # training: the samples of a prompt in a micro-batch
+//                                      #   run it once (same results, less compute)
 //     chat_template: {format: auto}    # how chat-message prompts are rendered
 //     init: {...}                      # with no path: a freshly initialised architecture
 #pragma once
@@ -56,6 +58,7 @@ struct ModelOptions {
   bool value_head = false;
   int64_t logits_chunk_tokens = 1024;
   int64_t logits_keep_mb = 256;
+  bool share_prompts = true;
   ChatTemplateOptions chat_template;
   ModelInitOptions init;  // used only when `path` is empty
 

@@ -242,6 +242,7 @@ absl::Status Controller::Impl::LoadModels(const std::string& checkpoint) {
   PONDER_ASSIGN_OR_RETURN(policy_, LoadPolicyModel(policy_options, tokenizer_->vocab_size()));
   actor_ = std::make_unique<DecoderPolicy>(policy_, job_.model.logits_chunk_tokens,
                                            job_.model.logits_keep_mb);
+  actor_->set_share_prompts(job_.model.share_prompts);
 
   if (job_.algorithm.NeedsReference()) {
     if (checkpoint.empty()) {
@@ -255,6 +256,7 @@ absl::Status Controller::Impl::LoadModels(const std::string& checkpoint) {
     }
     reference_policy_ = std::make_unique<DecoderPolicy>(reference_, job_.model.logits_chunk_tokens,
                                                         job_.model.logits_keep_mb);
+    reference_policy_->set_share_prompts(job_.model.share_prompts);
   }
   if (job_.algorithm.NeedsCritic()) {
     // The critic starts from the policy's weights with a fresh value head (as in verl).

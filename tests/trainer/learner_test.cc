@@ -555,6 +555,97 @@ TEST(DecoderPolicyTest, ScoresMatchTheFullSoftmax) {
   EXPECT_LT((scores->entropy - entropy).masked_select(valid).abs().max().item<double>(), 1e-5);
 }
 
+// Samples of one prompt run it once (model::SharedPromptBatch); the scores and the gradients
+// are those of each row on its own.
+TEST(DecoderPolicyTest, SamplesOfOnePromptShareItExactly) {
+  for (bool qk_norm : {false, true}) {
+    SCOPED_TRACE(qk_norm ? "qk_norm" : "qkv_bias");
+    model::ModelConfig config = TinyDecoderConfig();
+    config.qk_norm = qk_norm;
+    torch::manual_seed(2);
+    model::Decoder decoder(config);
+    // Rows: two prompts with three and two samples of different lengths, a prompt of its own,
+    // a row with nothing to score, and a sample whose first response token is not scored (so
+    // its shared part is longer); right-padded.
+    std::vector<std::vector<int64_t>> prompts = {{1, 5, 7}, {2, 9, 4, 4, 3}, {6}};
+    struct RowSpec {
+      int prompt;
+      std::vector<int64_t> response;
+      int skip = 0;  // unscored response tokens at the start
+    };
+    std::vector<RowSpec> specs = {
+        {0, {3, 3, 8, 1, 0, 2}},          {1, {7}},           {0, {9, 2}},       {2, {5, 5, 5, 1}},
+        {1, {7, 10, 11, 12, 13, 14, 15}}, {0, {3, 12, 1}, 1}, {0, {4, 4, 4, 4}}, {1, {}}};
+    const int64_t B = specs.size(), L = 13;
+    at::Tensor tokens = at::zeros({B, L}, at::kLong), mask = at::zeros({B, L}, at::kLong);
+    at::Tensor targets = at::full({B, L}, -1, at::kLong);
+    for (int64_t b = 0; b < B; ++b) {
+      std::vector<int64_t> row = prompts[specs[b].prompt];
+      const int64_t p = row.size();
+      row.insert(row.end(), specs[b].response.begin(), specs[b].response.end());
+      for (int64_t j = 0; j < static_cast<int64_t>(row.size()); ++j) {
+        tokens[b][j] = row[j];
+        mask[b][j] = 1;
+        if (j + 1 < static_cast<int64_t>(row.size()) && j + 1 >= p + specs[b].skip) {
+          targets[b][j] = row[j + 1];
+        }
+      }
+    }
+    at::Tensor weights = at::rand({B, L});
+    std::map<bool, TokenScores> scores;
+    std::map<bool, std::vector<at::Tensor>> grads;
+    for (bool share : {false, true}) {
+      DecoderPolicy policy(decoder, /*chunk_tokens=*/4);
+      policy.set_share_prompts(share);
+      for (auto& p : policy.Parameters()) p.mutable_grad() = at::Tensor();
+      absl::StatusOr<TokenScores> s = policy.Score(tokens, mask, targets, true);
+      ASSERT_TRUE(s.ok()) << s.status();
+      ((s->log_probs * weights).sum() + s->entropy.sum()).backward();
+      for (auto& p : policy.Parameters()) grads[share].push_back(p.grad().clone());
+      scores[share] = *s;
+    }
+    at::Tensor scored = targets >= 0;
+    EXPECT_LT((scores[true].log_probs - scores[false].log_probs).abs().max().item<double>(), 1e-5);
+    EXPECT_LT((scores[true].entropy - scores[false].entropy).abs().max().item<double>(), 1e-5);
+    EXPECT_EQ(scores[true].log_probs.masked_select(scored.logical_not()).abs().sum().item<double>(),
+              0.0);
+    ASSERT_EQ(grads[true].size(), grads[false].size());
+    for (size_t i = 0; i < grads[true].size(); ++i) {
+      const double scale = grads[false][i].abs().max().item<double>() + 1e-12;
+      EXPECT_LT((grads[true][i] - grads[false][i]).abs().max().item<double>(), 1e-5 * scale)
+          << "parameter " << i;
+    }
+  }
+}
+
+TEST(DecoderModelTest, SharedPromptBatchesAreChecked) {
+  model::Decoder decoder(TinyDecoderConfig());
+  model::SharedPromptBatch batch{.prompt_ids = at::ones({2, 3}, at::kLong),
+                                 .prompt_mask = at::ones({2, 3}, at::kLong),
+                                 .response_ids = at::ones({3, 2}, at::kLong),
+                                 .response_mask = at::ones({3, 2}, at::kLong),
+                                 .response_prompt = at::tensor({0, 1, 2}, at::kLong)};
+  absl::StatusOr<at::Tensor> hidden = decoder->HiddenSharedPrompts(batch);
+  EXPECT_THAT(hidden.status().message(), HasSubstr("response_prompt must name prompt rows 0..1"));
+  batch.response_prompt = at::tensor({0, 1}, at::kLong);
+  EXPECT_THAT(decoder->HiddenSharedPrompts(batch).status().message(),
+              HasSubstr("response_prompt must be [3]"));
+  batch.response_prompt = at::tensor({0, 1, 1}, at::kLong);
+  batch.prompt_mask[1].fill_(0);
+  EXPECT_THAT(decoder->HiddenSharedPrompts(batch).status().message(),
+              HasSubstr("every prompt needs a real token"));
+  batch.prompt_mask = at::ones({2, 4}, at::kLong);
+  EXPECT_THAT(decoder->HiddenSharedPrompts(batch).status().message(),
+              HasSubstr("prompt_mask must be [2, 3]"));
+  batch.prompt_mask = at::ones({2, 3}, at::kLong);
+  batch.response_ids[0][0] = 99;
+  EXPECT_FALSE(decoder->HiddenSharedPrompts(batch).ok());
+  batch.response_ids[0][0] = 1;
+  hidden = decoder->HiddenSharedPrompts(batch);
+  ASSERT_TRUE(hidden.ok()) << hidden.status();
+  EXPECT_EQ(hidden->sizes(), (std::vector<int64_t>{2 * 3 + 3 * 2, 32}));
+}
+
 TEST(DecoderPolicyTest, LearnerStepsWithAReferenceAndACritic) {
   torch::manual_seed(1);
   model::Decoder decoder(TinyDecoderConfig());
