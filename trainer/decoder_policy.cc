@@ -13,8 +13,9 @@ namespace ponder::trainer {
 absl::StatusOr<TokenScores> DecoderPolicy::Score(const at::Tensor& tokens,
                                                  const at::Tensor& attention_mask,
                                                  const at::Tensor& targets, bool with_entropy) {
-  const int64_t B = tokens.size(0), L = tokens.size(1);
-  if (share_prompts_ && tokens.dim() == 2 && targets.sizes() == tokens.sizes()) {
+  // Malformed input takes the ordinary path, whose checks name it.
+  if (share_prompts_ && tokens.dim() == 2 && targets.sizes() == tokens.sizes() &&
+      at::isIntegralType(tokens.scalar_type(), /*includeBool=*/false)) {
     std::vector<int64_t> sources, rows;
     if (std::optional<model::SharedPromptBatch> shared =
             SharePrompts(tokens, attention_mask, targets, &sources, &rows)) {
@@ -22,7 +23,8 @@ absl::StatusOr<TokenScores> DecoderPolicy::Score(const at::Tensor& tokens,
       const auto opts = at::TensorOptions().dtype(at::kLong);
       return ScoreRows(hidden, at::tensor(sources, opts).to(hidden.device()),
                        at::tensor(rows, opts).to(hidden.device()),
-                       targets.reshape({-1}).to(hidden.device(), at::kLong), B, L, with_entropy);
+                       targets.reshape({-1}).to(hidden.device(), at::kLong), tokens.size(0),
+                       tokens.size(1), with_entropy);
     }
   }
   model::BatchLayout layout;
@@ -30,6 +32,7 @@ absl::StatusOr<TokenScores> DecoderPolicy::Score(const at::Tensor& tokens,
   PONDER_ASSIGN_OR_RETURN(at::Tensor hidden, decoder_->Hidden(tokens, layout));
   // Only positions with a target go through the vocabulary-sized head (prompt and padding
   // positions are skipped); their results are scattered back into [B, L].
+  const int64_t B = tokens.size(0), L = tokens.size(1);
   at::Tensor flat_targets = targets.reshape({-1}).to(hidden.device());
   at::Tensor rows = flat_targets.ge(0).nonzero().squeeze(1);
   return ScoreRows(hidden.reshape({B * L, hidden.size(2)}), rows, rows, flat_targets, B, L,
@@ -68,6 +71,10 @@ std::optional<model::SharedPromptBatch> DecoderPolicy::SharePrompts(
   at::Tensor tgt = targets.to(at::kCPU, at::kLong).contiguous();
   at::Tensor real = attention_mask.defined() ? attention_mask.to(at::kCPU).ne(0).contiguous()
                                              : at::ones({B, L}, at::kBool);
+  if (tok.numel() > 0 && (tok.min().item<int64_t>() < 0 ||
+                          tok.max().item<int64_t>() >= decoder_->config().vocab_size)) {
+    return std::nullopt;
+  }
   const int64_t* t = tok.data_ptr<int64_t>();
   const int64_t* g = tgt.data_ptr<int64_t>();
   const bool* m = real.data_ptr<bool>();

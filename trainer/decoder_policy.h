@@ -41,7 +41,7 @@ class DecoderPolicy : public TrainablePolicy {
                                         const at::Tensor& rows, const at::Tensor& flat_targets,
                                         int64_t B, int64_t L, bool with_entropy);
   // The shared-prompt layout of the batch; nullopt when no two rows share a prompt (or the
-  // rows are not right-padded).
+  // rows are not right-padded, or hold ids outside the vocabulary).
   std::optional<model::SharedPromptBatch> SharePrompts(const at::Tensor& tokens,
                                                        const at::Tensor& attention_mask,
                                                        const at::Tensor& targets,

@@ -618,6 +618,27 @@ TEST(DecoderPolicyTest, SamplesOfOnePromptShareItExactly) {
   }
 }
 
+TEST(DecoderPolicyTest, BadInputsNameTheTokensWhetherOrNotPromptsAreShared) {
+  model::Decoder decoder(TinyDecoderConfig());
+  // Two rows with one prompt: shareable when well-formed.
+  at::Tensor tokens = at::tensor({1, 5, 7, 3, 1, 5, 7, 9}, at::kLong).view({2, 4});
+  at::Tensor targets = at::tensor({-1, -1, 3, -1, -1, -1, 9, -1}, at::kLong).view({2, 4});
+  at::Tensor mask = at::ones({2, 4}, at::kLong);
+  at::Tensor outside = tokens.clone();
+  outside[1][3] = 99;
+  for (bool share : {false, true}) {
+    DecoderPolicy policy(decoder);
+    policy.set_share_prompts(share);
+    ASSERT_TRUE(policy.Score(tokens, mask, targets, true).ok());
+    EXPECT_THAT(policy.Score(tokens.to(at::kFloat), mask, targets, true).status().message(),
+                HasSubstr("input_ids must be an integer tensor"));
+    EXPECT_THAT(policy.Score(tokens.view({8}), mask, targets.view({8}), true).status().message(),
+                HasSubstr("input_ids must be a [batch, tokens] tensor"));
+    EXPECT_THAT(policy.Score(outside, mask, targets, true).status().message(),
+                HasSubstr("input_ids holds id 99, outside the vocabulary [0, 16)"));
+  }
+}
+
 TEST(DecoderModelTest, SharedPromptBatchesAreChecked) {
   model::Decoder decoder(TinyDecoderConfig());
   model::SharedPromptBatch batch{.prompt_ids = at::ones({2, 3}, at::kLong),
