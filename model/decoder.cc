@@ -112,6 +112,16 @@ at::Tensor RotateHalf(const at::Tensor& x, const at::Tensor& cos, const at::Tens
   return at::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
 }
 
+// Which keys each query of a row sees: itself and earlier real tokens (of the same segment,
+// when `segments` is given); a padding query sees only itself. valid [B, T] bool -> [B, T, T].
+at::Tensor CausalKeys(const at::Tensor& valid, const at::Tensor& segments = {}) {
+  const int64_t T = valid.size(1);
+  at::Tensor idx = at::arange(T, valid.options().dtype(at::kLong));
+  at::Tensor allowed = idx.view({1, T, 1}).ge(idx.view({1, 1, T})) & valid.unsqueeze(1);
+  if (segments.defined()) allowed = allowed & segments.unsqueeze(2).eq(segments.unsqueeze(1));
+  return allowed | at::eye(T, valid.options()).unsqueeze(0);
+}
+
 // Attention with grouped heads. q [B, Tq, heads, hd], k/v [B, Lk, kv_heads, hd], allowed
 // [B, Tq, Lk] bool (every query must allow at least one key). Returns [B, Tq, heads * hd].
 at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -169,23 +179,39 @@ class DecoderLayerImpl : public torch::nn::Module {
     return down_proj->forward(at::silu(gate_proj->forward(h)) * up_proj->forward(h));
   }
 
-  // Training path. x [B, T, H]; cos/sin [B, T, 1, hd/2] in x's dtype; allowed [B, T, T].
-  at::Tensor Forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                     const at::Tensor& allowed) const {
-    const int64_t B = x.size(0), T = x.size(1);
+  double AttentionScale() const { return 1.0 / std::sqrt(static_cast<double>(config.head_dim)); }
+
+  // The training-path layer over tokens x [..., H], cos/sin broadcasting against
+  // [..., heads, hd/2]; `attend` takes the normed, rotated q [..., heads, hd] and k, v
+  // [..., kv_heads, hd] to the attention output [..., heads * hd].
+  template <typename AttendFn>
+  at::Tensor Apply(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                   const AttendFn& attend) const {
+    auto split_heads = [&](const at::Tensor& t, int64_t heads) {
+      std::vector<int64_t> shape = t.sizes().vec();
+      shape.back() = heads;
+      shape.push_back(config.head_dim);
+      return t.view(shape);
+    };
     at::Tensor h = input_layernorm->forward(x);
-    at::Tensor q = q_proj->forward(h).view({B, T, config.num_heads, config.head_dim});
-    at::Tensor k = k_proj->forward(h).view({B, T, config.num_kv_heads, config.head_dim});
-    at::Tensor v = v_proj->forward(h).view({B, T, config.num_kv_heads, config.head_dim});
+    at::Tensor q = split_heads(q_proj->forward(h), config.num_heads);
+    at::Tensor k = split_heads(k_proj->forward(h), config.num_kv_heads);
+    at::Tensor v = split_heads(v_proj->forward(h), config.num_kv_heads);
     if (q_norm) {
       q = q_norm->forward(q);
       k = k_norm->forward(k);
     }
-    q = RotateHalf(q, cos, sin);
-    k = RotateHalf(k, cos, sin);
-    at::Tensor a = Attend(q, k, v, allowed, 1.0 / std::sqrt(static_cast<double>(config.head_dim)));
-    at::Tensor out = x + o_proj->forward(a);
+    at::Tensor out =
+        x + o_proj->forward(attend(RotateHalf(q, cos, sin), RotateHalf(k, cos, sin), v));
     return out + Mlp(post_attention_layernorm->forward(out));
+  }
+
+  // Training path. x [B, T, H]; cos/sin [B, T, 1, hd/2] in x's dtype; allowed [B, T, T].
+  at::Tensor Forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                     const at::Tensor& allowed) const {
+    return Apply(x, cos, sin, [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+      return Attend(q, k, v, allowed, AttentionScale());
+    });
   }
 
   // Training path with shared prompts (SharedPromptBatch). x [G * P + N * R, H]: prompt
@@ -195,33 +221,21 @@ class DecoderLayerImpl : public torch::nn::Module {
                            const at::Tensor& allowed_p, const at::Tensor& allowed_r,
                            const at::Tensor& group) const {
     const int64_t G = allowed_p.size(0), P = allowed_p.size(1);
-    const int64_t N = allowed_r.size(0), R = allowed_r.size(1), T = x.size(0);
-    const int64_t heads = config.num_heads, kvh = config.num_kv_heads, hd = config.head_dim;
-    at::Tensor h = input_layernorm->forward(x);
-    at::Tensor q = q_proj->forward(h).view({T, heads, hd});
-    at::Tensor k = k_proj->forward(h).view({T, kvh, hd});
-    at::Tensor v = v_proj->forward(h).view({T, kvh, hd});
-    if (q_norm) {
-      q = q_norm->forward(q);
-      k = k_norm->forward(k);
-    }
-    q = RotateHalf(q, cos, sin);
-    k = RotateHalf(k, cos, sin);
-    auto prompts = [&](const at::Tensor& t) {
-      return t.narrow(0, 0, G * P).view({G, P, t.size(1), hd});
-    };
-    auto responses = [&](const at::Tensor& t) {
-      return t.narrow(0, G * P, N * R).view({N, R, t.size(1), hd});
-    };
-    const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-    at::Tensor kp = prompts(k), vp = prompts(v);
-    at::Tensor a_p = Attend(prompts(q), kp, vp, allowed_p, scale);
-    at::Tensor k_r = at::cat({kp.index_select(0, group), responses(k)}, 1);
-    at::Tensor v_r = at::cat({vp.index_select(0, group), responses(v)}, 1);
-    at::Tensor a_r = Attend(responses(q), k_r, v_r, allowed_r, scale);
-    at::Tensor a = at::cat({a_p.reshape({G * P, heads * hd}), a_r.reshape({N * R, heads * hd})});
-    at::Tensor out = x + o_proj->forward(a);
-    return out + Mlp(post_attention_layernorm->forward(out));
+    const int64_t N = allowed_r.size(0), R = allowed_r.size(1), hd = config.head_dim;
+    return Apply(x, cos, sin, [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+      auto prompts = [&](const at::Tensor& t) {
+        return t.narrow(0, 0, G * P).view({G, P, t.size(1), hd});
+      };
+      auto responses = [&](const at::Tensor& t) {
+        return t.narrow(0, G * P, N * R).view({N, R, t.size(1), hd});
+      };
+      at::Tensor kp = prompts(k), vp = prompts(v);
+      at::Tensor a_p = Attend(prompts(q), kp, vp, allowed_p, AttentionScale());
+      at::Tensor k_r = at::cat({kp.index_select(0, group), responses(k)}, 1);
+      at::Tensor v_r = at::cat({vp.index_select(0, group), responses(v)}, 1);
+      at::Tensor a_r = Attend(responses(q), k_r, v_r, allowed_r, AttentionScale());
+      return at::cat({a_p.reshape({G * P, -1}), a_r.reshape({N * R, -1})});
+    });
   }
 
   // Generation path over the flat rows of new tokens, x [rows, H]; writes this layer's keys
@@ -426,6 +440,16 @@ DecoderImpl::RopeTables DecoderImpl::Rope(int64_t n, c10::Device device) {
   return rope_on_device_.back();
 }
 
+std::pair<at::Tensor, at::Tensor> DecoderImpl::RopeAt(const at::Tensor& positions) {
+  const int64_t max_pos = positions.numel() > 0 ? positions.max().item<int64_t>() : 0;
+  RopeTables rope = Rope(max_pos + 1, positions.device());
+  std::vector<int64_t> shape = positions.sizes().vec();
+  shape.insert(shape.end(), {1, config_.head_dim / 2});
+  at::Tensor flat = positions.reshape({-1});
+  return {rope.cos.index_select(0, flat).view(shape).to(dtype()),
+          rope.sin.index_select(0, flat).view(shape).to(dtype())};
+}
+
 absl::Status DecoderImpl::CheckIds(const at::Tensor& ids, const char* what) const {
   if (!ids.defined() || !IsIntegral(ids)) {
     return absl::InvalidArgumentError(absl::StrCat(what, " must be an integer tensor"));
@@ -458,11 +482,7 @@ absl::StatusOr<at::Tensor> DecoderImpl::Hidden(const at::Tensor& input_ids,
                            : at::ones({B, T}, ids.options().dtype(at::kBool));
     at::Tensor seg =
         layout.segment_ids.defined() ? layout.segment_ids.to(dev, at::kLong) : at::Tensor();
-    // Which keys each query sees: causal, real, same segment; padding sees only itself.
-    at::Tensor idx = at::arange(T, ids.options());
-    at::Tensor allowed = idx.view({1, T, 1}).ge(idx.view({1, 1, T})) & valid.unsqueeze(1);
-    if (seg.defined()) allowed = allowed & seg.unsqueeze(2).eq(seg.unsqueeze(1));
-    allowed = allowed | at::eye(T, ids.options().dtype(at::kBool)).unsqueeze(0);
+    at::Tensor allowed = internal::CausalKeys(valid, seg);
     at::Tensor pos;
     if (layout.position_ids.defined()) {
       pos = layout.position_ids.to(dev, at::kLong);
@@ -483,12 +503,7 @@ absl::StatusOr<at::Tensor> DecoderImpl::Hidden(const at::Tensor& input_ids,
         pos = before;
       }
     }
-    const int64_t max_pos = pos.numel() > 0 ? pos.max().item<int64_t>() : 0;
-    RopeTables rope = Rope(max_pos + 1, dev);
-    const int64_t half = config_.head_dim / 2;
-    at::Tensor flat = pos.reshape({-1});
-    at::Tensor cos = rope.cos.index_select(0, flat).view({B, T, 1, half}).to(dtype());
-    at::Tensor sin = rope.sin.index_select(0, flat).view({B, T, 1, half}).to(dtype());
+    auto [cos, sin] = RopeAt(pos);
     at::Tensor x = at::embedding(embed_weight_, ids);
     for (const auto& layer : layers_) x = layer->Forward(x, cos, sin, allowed);
     return norm_->forward(x);
@@ -534,23 +549,12 @@ absl::StatusOr<at::Tensor> DecoderImpl::HiddenSharedPrompts(const SharedPromptBa
     at::Tensor vp = valid_p.to(at::kLong), vr = valid_r.to(at::kLong);
     at::Tensor pos_p = vp.cumsum(1) - vp;
     at::Tensor pos_r = vr.cumsum(1) - vr + prompt_len.index_select(0, group).unsqueeze(1);
-    // Keys: causal and real (padding sees only itself); a response sees its prompt's real
-    // tokens, then itself.
-    const auto bool_opts = group.options().dtype(at::kBool);
-    at::Tensor ip = at::arange(P, group.options()), ir = at::arange(R, group.options());
-    at::Tensor allowed_p = (ip.view({1, P, 1}).ge(ip.view({1, 1, P})) & valid_p.unsqueeze(1)) |
-                           at::eye(P, bool_opts).unsqueeze(0);
-    at::Tensor own = (ir.view({1, R, 1}).ge(ir.view({1, 1, R})) & valid_r.unsqueeze(1)) |
-                     at::eye(R, bool_opts).unsqueeze(0);
-    at::Tensor allowed_r =
-        at::cat({valid_p.index_select(0, group).unsqueeze(1).expand({N, R, P}), own}, 2);
-
-    at::Tensor pos = at::cat({pos_p.reshape({-1}), pos_r.reshape({-1})});
-    const int64_t max_pos = pos.numel() > 0 ? pos.max().item<int64_t>() : 0;
-    RopeTables rope = Rope(max_pos + 1, dev);
-    const int64_t half = config_.head_dim / 2;
-    at::Tensor cos = rope.cos.index_select(0, pos).view({-1, 1, half}).to(dtype());
-    at::Tensor sin = rope.sin.index_select(0, pos).view({-1, 1, half}).to(dtype());
+    // Keys: a prompt as any row; a response sees its prompt's real tokens, then itself.
+    at::Tensor allowed_p = internal::CausalKeys(valid_p);
+    at::Tensor allowed_r = at::cat({valid_p.index_select(0, group).unsqueeze(1).expand({N, R, P}),
+                                    internal::CausalKeys(valid_r)},
+                                   2);
+    auto [cos, sin] = RopeAt(at::cat({pos_p.reshape({-1}), pos_r.reshape({-1})}));
     at::Tensor ids = at::cat({batch.prompt_ids.to(dev, at::kLong).reshape({-1}),
                               batch.response_ids.to(dev, at::kLong).reshape({-1})});
     at::Tensor x = at::embedding(embed_weight_, ids);

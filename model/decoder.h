@@ -38,6 +38,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -152,6 +153,9 @@ class DecoderImpl : public torch::nn::Module {
   };
   // RoPE tables covering positions [0, n), on `device` (grown on demand; thread-safe).
   RopeTables Rope(int64_t n, c10::Device device);
+  // cos and sin at `positions` (integer, on the model's device): positions' shape + [1, hd/2],
+  // in the model's dtype.
+  std::pair<at::Tensor, at::Tensor> RopeAt(const at::Tensor& positions);
   absl::Status CheckIds(const at::Tensor& ids, const char* what) const;
   at::Tensor LmHeadWeight() const;
 
