@@ -185,6 +185,22 @@ struct Slot {
 // A slot stops restarting its server after this many failures in a row.
 constexpr int kMaxServerFailures = 3;
 
+// What the verdict needs besides the outcome: the limits, and the cgroup's CPU time and OOM
+// kills during the run (unknown, -1, without a cgroup).
+internal::VerdictFacts FactsFor(const SandboxLimits& limits, bool exit_status_from_bwrap,
+                                const internal::CgroupUsage& before,
+                                const internal::CgroupUsage& after) {
+  internal::VerdictFacts facts;
+  facts.exit_status_from_bwrap = exit_status_from_bwrap;
+  facts.cpu_limit_s = std::ceil(limits.cpu_s > 0 ? limits.cpu_s : limits.wall_s);
+  facts.output_cap = limits.output_kb << 10;
+  if (before.cpu_s >= 0 && after.cpu_s >= 0) facts.cpu_used_s = after.cpu_s - before.cpu_s;
+  if (before.oom_kills >= 0 && after.oom_kills >= 0) {
+    facts.oom_kills = after.oom_kills - before.oom_kills;
+  }
+  return facts;
+}
+
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
@@ -272,11 +288,10 @@ std::optional<SandboxResult> CodeSandbox::Impl::RunInServer(Slot& slot,
     return std::nullopt;
   }
   internal::CgroupUsage before = cgroup.ReadUsage();
-  int64_t cap = limits.output_kb << 10;
   std::string why;
-  std::optional<internal::RunOutcome> outcome =
-      slot.server->Run(*request, command.stdin_data,
-                       absl::Milliseconds(std::llround(limits.wall_s * 1000)), cap, &why);
+  std::optional<internal::RunOutcome> outcome = slot.server->Run(
+      *request, command.stdin_data, absl::Milliseconds(std::llround(limits.wall_s * 1000)),
+      limits.output_kb << 10, &why);
   if (!outcome) {
     spdlog::warn(
         "code sandbox: slot {}: the Python fork server failed ({}); running the command "
@@ -287,15 +302,8 @@ std::optional<SandboxResult> CodeSandbox::Impl::RunInServer(Slot& slot,
     return std::nullopt;
   }
   slot.server_failures = 0;
-  internal::CgroupUsage after = cgroup.ReadUsage();
-  internal::VerdictFacts facts;
-  facts.exit_status_from_bwrap = false;
-  facts.cpu_limit_s = std::ceil(limits.cpu_s > 0 ? limits.cpu_s : limits.wall_s);
-  facts.output_cap = cap;
-  if (before.cpu_s >= 0 && after.cpu_s >= 0) facts.cpu_used_s = after.cpu_s - before.cpu_s;
-  if (before.oom_kills >= 0 && after.oom_kills >= 0) {
-    facts.oom_kills = after.oom_kills - before.oom_kills;
-  }
+  internal::VerdictFacts facts =
+      FactsFor(limits, /*exit_status_from_bwrap=*/false, before, cgroup.ReadUsage());
   SandboxResult result = internal::Classify(std::move(*outcome), facts, command);
   result.fork_server = true;
   return result;
@@ -446,20 +454,14 @@ SandboxResult CodeSandbox::Impl::RunInSlot(Slot& slot, const SandboxCommand& com
     before = slot.cgroup->ReadUsage();
   }
   LaunchPlan plan = MakePlan(slot, command);
-  int64_t cap = limits.output_kb << 10;
   internal::RunOutcome outcome = internal::LaunchAndSupervise(
-      plan, command.stdin_data, absl::Milliseconds(std::llround(limits.wall_s * 1000)), cap);
+      plan, command.stdin_data, absl::Milliseconds(std::llround(limits.wall_s * 1000)),
+      limits.output_kb << 10);
 
-  internal::VerdictFacts facts;
-  facts.exit_status_from_bwrap = mode == SandboxMode::kBubblewrap;
-  facts.cpu_limit_s = std::ceil(limits.cpu_s > 0 ? limits.cpu_s : limits.wall_s);
-  facts.output_cap = cap;
+  internal::VerdictFacts facts =
+      FactsFor(limits, mode == SandboxMode::kBubblewrap, before,
+               slot.cgroup ? slot.cgroup->ReadUsage() : internal::CgroupUsage{});
   if (slot.cgroup) {
-    internal::CgroupUsage after = slot.cgroup->ReadUsage();
-    if (before.cpu_s >= 0 && after.cpu_s >= 0) facts.cpu_used_s = after.cpu_s - before.cpu_s;
-    if (before.oom_kills >= 0 && after.oom_kills >= 0) {
-      facts.oom_kills = after.oom_kills - before.oom_kills;
-    }
     // The init reaped every process it knew of; anything still in the slot escaped it.
     if (!slot.cgroup->KillAll(absl::Seconds(1)) && outcome.sandbox_error.empty()) {
       outcome.sandbox_error = "processes of the run survived the cleanup";
