@@ -388,13 +388,16 @@ CgroupUsage SlotCgroup::ReadUsage() const {
   return usage;
 }
 
-std::vector<int> SlotCgroup::Processes() const {
+std::vector<int> SlotCgroup::Processes(const std::vector<int>& except) const {
   std::vector<int> pids;
   absl::StatusOr<std::string> text = ReadSmallFile(procs_path_);
   if (!text.ok()) return pids;
   for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
     int pid;
-    if (absl::SimpleAtoi(line, &pid) && pid > 0) pids.push_back(pid);
+    if (absl::SimpleAtoi(line, &pid) && pid > 0 &&
+        std::find(except.begin(), except.end(), pid) == except.end()) {
+      pids.push_back(pid);
+    }
   }
   return pids;
 }
@@ -402,11 +405,7 @@ std::vector<int> SlotCgroup::Processes() const {
 bool SlotCgroup::KillAll(absl::Duration wait, const std::vector<int>& keep) {
   absl::Time deadline = absl::Now() + wait;
   for (int round = 0;; ++round) {
-    std::vector<int> pids = Processes();
-    pids.erase(std::remove_if(
-                   pids.begin(), pids.end(),
-                   [&](int pid) { return std::find(keep.begin(), keep.end(), pid) != keep.end(); }),
-               pids.end());
+    std::vector<int> pids = Processes(keep);
     if (pids.empty()) return true;
     if (!kill_path_.empty() && keep.empty()) {
       (void)WriteSmallFile(kill_path_, "1");

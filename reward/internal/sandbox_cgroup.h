@@ -84,7 +84,8 @@ class SlotCgroup {
   const std::string& kill_path() const { return kill_path_; }
   const std::vector<std::string>& dirs() const { return dirs_; }
 
-  std::vector<int> Processes() const;
+  // The slot's processes (host pids) but those in `except`.
+  std::vector<int> Processes(const std::vector<int>& except = {}) const;
   // SIGKILLs every process in the slot but those in `keep` (cgroup.kill when nothing is kept,
   // else one by one) and waits up to `wait` for them to be gone. Returns false when processes
   // remain.

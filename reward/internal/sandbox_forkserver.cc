@@ -445,6 +445,22 @@ std::optional<RunOutcome> PythonForkServer::Run(const ForkRequest& request,
     }
     return open;
   };
+  // Waits up to `timeout_ms` for output (read within the cap) and, with `with_ctl`, for a
+  // message from the server (`*ctl_ready`). False when poll itself failed.
+  auto poll_outputs = [&](int timeout_ms, bool with_ctl, bool* ctl_ready) {
+    struct pollfd fds[3];
+    int n = 0, idx_out = -1, idx_err = -1, idx_ctl = -1;
+    if (out_open) fds[idx_out = n++] = {out[0], POLLIN, 0};
+    if (err_open) fds[idx_err = n++] = {err[0], POLLIN, 0};
+    if (with_ctl) fds[idx_ctl = n++] = {ctl_, POLLIN, 0};
+    *ctl_ready = false;
+    int ready = ::poll(fds, n, timeout_ms);
+    if (ready < 0) return errno == EINTR;
+    if (idx_out >= 0 && fds[idx_out].revents) out_open = read(out[0], o.out);
+    if (idx_err >= 0 && fds[idx_err].revents) err_open = read(err[0], o.err);
+    *ctl_ready = idx_ctl >= 0 && fds[idx_ctl].revents;
+    return true;
+  };
   while (!status) {
     absl::Time now = absl::Now();
     if (!killing && now >= deadline) {
@@ -468,22 +484,13 @@ std::optional<RunOutcome> PythonForkServer::Run(const ForkRequest& request,
         killing || (!out_open && !err_open) ? now + absl::Milliseconds(20) : deadline;
     int timeout_ms =
         static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(until - now) + 1, 0, 1000));
-    struct pollfd fds[3];
-    int n = 0, idx_out = -1, idx_err = -1;
-    if (out_open) fds[idx_out = n++] = {out[0], POLLIN, 0};
-    if (err_open) fds[idx_err = n++] = {err[0], POLLIN, 0};
-    int idx_ctl = n++;
-    fds[idx_ctl] = {ctl_, POLLIN, 0};
-    int ready = ::poll(fds, n, timeout_ms);
-    if (ready < 0 && errno != EINTR) {
+    bool ctl_ready = false;
+    if (!poll_outputs(timeout_ms, /*with_ctl=*/true, &ctl_ready)) {
       *why = absl::StrCat("poll: ", std::strerror(errno));
       close_reads();
       return std::nullopt;
     }
-    if (ready <= 0) continue;
-    if (idx_out >= 0 && fds[idx_out].revents) out_open = read(out[0], o.out);
-    if (idx_err >= 0 && fds[idx_err].revents) err_open = read(err[0], o.err);
-    if (fds[idx_ctl].revents) {
+    if (ctl_ready) {
       std::optional<std::string> msg = Receive(absl::ZeroDuration());
       if (!msg) continue;
       int value;
@@ -498,10 +505,7 @@ std::optional<RunOutcome> PythonForkServer::Run(const ForkRequest& request,
     }
   }
   o.wall_s = absl::ToDoubleSeconds(absl::Now() - start);
-  std::vector<int> left = cgroup_->Processes();
-  o.stragglers = static_cast<int>(std::count_if(left.begin(), left.end(), [&](int pid) {
-    return std::find(keep_.begin(), keep_.end(), pid) == keep_.end();
-  }));
+  o.stragglers = static_cast<int>(cgroup_->Processes(keep_).size());
   if (!cgroup_->KillAll(absl::Seconds(2), keep_) || !Reaped(absl::Seconds(2))) {
     *why = "processes of the run survived SIGKILL or were not reaped";
     close_reads();
@@ -509,14 +513,9 @@ std::optional<RunOutcome> PythonForkServer::Run(const ForkRequest& request,
   }
   // Every writer is gone: read to the end.
   absl::Time drain_until = absl::Now() + absl::Seconds(1);
-  while ((out_open || err_open) && absl::Now() < drain_until) {
-    struct pollfd fds[2];
-    int n = 0, idx_out = -1, idx_err = -1;
-    if (out_open) fds[idx_out = n++] = {out[0], POLLIN, 0};
-    if (err_open) fds[idx_err = n++] = {err[0], POLLIN, 0};
-    if (::poll(fds, n, 100) <= 0) continue;
-    if (idx_out >= 0 && fds[idx_out].revents) out_open = read(out[0], o.out);
-    if (idx_err >= 0 && fds[idx_err].revents) err_open = read(err[0], o.err);
+  bool unused;
+  while ((out_open || err_open) && absl::Now() < drain_until &&
+         poll_outputs(100, /*with_ctl=*/false, &unused)) {
   }
   close_reads();
   o.exited = true;
