@@ -81,7 +81,7 @@ double Median(std::vector<double> v) {
   return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// bench/train_step_baseline.py --serve, spoken to line by line.
+// bench/train_step_baseline.py, spoken to line by line.
 class Baseline {
  public:
   explicit Baseline(const std::string& args) {
@@ -196,7 +196,7 @@ void RunCase(const Shape& shape, int threads, int steps) {
   // The eager baseline runs beside us and takes its steps in turn with ours, so that both see
   // the same machine (a shared host's speed drifts over a minute).
   Baseline eager(
-      absl::StrFormat("%s/bench/train_step_baseline.py --model %s --batch %s --threads %d --serve",
+      absl::StrFormat("%s/bench/train_step_baseline.py --model %s --batch %s --threads %d",
                       SourceDir(), folder, batch_file, threads));
   const nlohmann::json header = nlohmann::json::parse(eager.ReadLine());
   if (header["tokens"].get<int64_t>() != real_tokens) Die("baseline saw a different batch");

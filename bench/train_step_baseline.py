@@ -11,17 +11,16 @@ whole batch goes through one forward and backward.
 
 Input: --model FOLDER (config.json + model.safetensors), --batch FILE (JSON written by the
 benchmark: token rows, prompt lengths, scores, groups, behaviour log-prob, hyper-parameters).
-Prints one JSON line: {"tokens" (real), "padded_tokens", "seconds": [...], "first":
-{"entropy", "grad_norm", "pg_loss"}}. With --serve, that line comes after the warm-up step
-with no "seconds", and then each line "step" on stdin runs one timed step and prints its
-seconds (the benchmark alternates these with its own steps).
+After a warm-up step, prints one JSON line: {"tokens" (real), "padded_tokens", "first":
+{"entropy", "grad_norm", "pg_loss"}}; then each line "step" on stdin runs one timed step and
+prints its seconds (the benchmark alternates these with its own steps), until end of input.
 """
-import sys
 import argparse
 import json
 import math
 import os
 import struct
+import sys
 import time
 
 import torch
@@ -162,8 +161,6 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--batch", required=True)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--serve", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with open(os.path.join(args.model, "config.json")) as f:
@@ -178,24 +175,14 @@ def main():
     opt = torch.optim.AdamW(model.params(), lr=hp["lr"], betas=(0.9, 0.999), eps=1e-8,
                             weight_decay=hp["weight_decay"])
     first = step(model, opt, ids, attn, resp, adv, old_logp, hp)  # warm-up, also the check
-    real_tokens = int(attn.sum())
-    if args.serve:
-        print(json.dumps({"tokens": real_tokens, "padded_tokens": ids.numel(), "first": first}),
-              flush=True)
-        for line in sys.stdin:
-            if line.strip() != "step":
-                break
-            start = time.perf_counter()
-            step(model, opt, ids, attn, resp, adv, old_logp, hp)
-            print(time.perf_counter() - start, flush=True)
-        return
-    seconds = []
-    for _ in range(args.steps):
+    print(json.dumps({"tokens": int(attn.sum()), "padded_tokens": ids.numel(), "first": first}),
+          flush=True)
+    for line in sys.stdin:
+        if line.strip() != "step":
+            break
         start = time.perf_counter()
         step(model, opt, ids, attn, resp, adv, old_logp, hp)
-        seconds.append(time.perf_counter() - start)
-    print(json.dumps({"tokens": real_tokens, "padded_tokens": ids.numel(), "seconds": seconds,
-                      "first": first}))
+        print(time.perf_counter() - start, flush=True)
 
 
 if __name__ == "__main__":

@@ -240,9 +240,13 @@ absl::Status Controller::Impl::LoadModels(const std::string& checkpoint) {
   policy_options.value_head = false;
   if (!checkpoint.empty()) policy_options.path = (fs::path(checkpoint) / "policy").string();
   PONDER_ASSIGN_OR_RETURN(policy_, LoadPolicyModel(policy_options, tokenizer_->vocab_size()));
-  actor_ = std::make_unique<DecoderPolicy>(policy_, job_.model.logits_chunk_tokens,
-                                           job_.model.logits_keep_mb);
-  actor_->set_share_prompts(job_.model.share_prompts);
+  auto make_policy = [this](model::Decoder decoder) {
+    auto policy = std::make_unique<DecoderPolicy>(
+        std::move(decoder), job_.model.logits_chunk_tokens, job_.model.logits_keep_mb);
+    policy->set_share_prompts(job_.model.share_prompts);
+    return policy;
+  };
+  actor_ = make_policy(policy_);
 
   if (job_.algorithm.NeedsReference()) {
     if (checkpoint.empty()) {
@@ -254,9 +258,7 @@ absl::Status Controller::Impl::LoadModels(const std::string& checkpoint) {
                               LoadPolicyModel(reference_options, tokenizer_->vocab_size()));
       for (auto& p : reference_->parameters()) p.set_requires_grad(false);
     }
-    reference_policy_ = std::make_unique<DecoderPolicy>(reference_, job_.model.logits_chunk_tokens,
-                                                        job_.model.logits_keep_mb);
-    reference_policy_->set_share_prompts(job_.model.share_prompts);
+    reference_policy_ = make_policy(reference_);
   }
   if (job_.algorithm.NeedsCritic()) {
     // The critic starts from the policy's weights with a fresh value head (as in verl).
