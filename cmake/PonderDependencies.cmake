@@ -4,8 +4,11 @@
 find_program(CCACHE_PROGRAM ccache)
 if(CCACHE_PROGRAM)
   # The sloppiness settings let ccache cache translation units that use a precompiled header.
+  # CCACHE_BASEDIR makes the paths in each command relative to the source root, so that a
+  # fresh clone elsewhere (CI) or a second worktree hits the same cache entries.
   set(PONDER_CCACHE ${CMAKE_COMMAND} -E env
       CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+      CCACHE_BASEDIR=${PROJECT_SOURCE_DIR} CCACHE_NOHASHDIR=1
       ${CCACHE_PROGRAM})
   set(CMAKE_CXX_COMPILER_LAUNCHER ${PONDER_CCACHE})
 endif()

@@ -78,14 +78,15 @@ function(ponder_cc_test)
   if(ARG_TORCH)
     _ponder_use_torch(${ARG_NAME})
   endif()
-  # Where tests/testing.h finds the repository and this build tree (the environment variables
-  # PONDER_SOURCE_DIR / PONDER_BINARY_DIR override them).
-  target_compile_definitions(${ARG_NAME} PRIVATE
-    PONDER_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}" PONDER_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}")
   # One CTest test per binary: a process per test case would spend most of the suite's time
   # starting processes (about 0.9 s each with LibTorch loaded). A failure prints the failing
   # cases (ctest --output-on-failure); `BIN --gtest_filter=...` reruns one.
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  # Where tests/testing.h finds the repository and this build tree. They come through the
+  # environment, not compile definitions, so that the objects do not depend on where the tree
+  # is checked out and ccache serves every clone and worktree.
+  set_tests_properties(${ARG_NAME} PROPERTIES ENVIRONMENT
+    "PONDER_SOURCE_DIR=${PROJECT_SOURCE_DIR};PONDER_BINARY_DIR=${PROJECT_BINARY_DIR}")
   if(ARG_LABELS)
     set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}")
   endif()

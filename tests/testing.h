@@ -13,23 +13,17 @@
 
 namespace ponder::testing {
 
-#ifndef PONDER_TEST_SOURCE_DIR
-#define PONDER_TEST_SOURCE_DIR "."
-#endif
-#ifndef PONDER_TEST_BINARY_DIR
-#define PONDER_TEST_BINARY_DIR "build"
-#endif
-
-// The repository root: $PONDER_SOURCE_DIR, else the one this test was built from.
+// The repository root: $PONDER_SOURCE_DIR (CTest sets it), else the working directory (a test
+// binary run by hand from the repository root).
 inline std::string SourcePath(const std::string& relative) {
   const char* root = std::getenv("PONDER_SOURCE_DIR");
-  return std::string(root != nullptr ? root : PONDER_TEST_SOURCE_DIR) + "/" + relative;
+  return std::string(root != nullptr ? root : ".") + "/" + relative;
 }
 
-// The build tree: $PONDER_BINARY_DIR, else the one this test was built in.
+// The build tree: $PONDER_BINARY_DIR (CTest sets it), else `build` under the working directory.
 inline std::string BinaryPath(const std::string& relative) {
   const char* root = std::getenv("PONDER_BINARY_DIR");
-  return std::string(root != nullptr ? root : PONDER_TEST_BINARY_DIR) + "/" + relative;
+  return std::string(root != nullptr ? root : "build") + "/" + relative;
 }
 
 inline std::string ReadFile(const std::string& path) {
