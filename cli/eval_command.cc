@@ -47,7 +47,7 @@ int RunEval(const EvalArgs& args) {
   std::cout << metrics.dump() << "\n";
   if (!args.samples.empty()) {
     std::ofstream out(args.samples, std::ios::trunc);
-    for (const auto& sample : report->samples) out << sample.dump() << "\n";
+    for (const auto& sample : report->samples) out << monitor::ToJson(sample).dump() << "\n";
     if (!out) {
       std::cerr << "cannot write '" << args.samples << "'\n";
       return 1;

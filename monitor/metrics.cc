@@ -62,7 +62,13 @@ absl::StatusOr<std::unique_ptr<RunDirSink>> RunDirSink::Create(const std::string
         absl::StrCat("cannot create run directory '", dir, "': ", ec.message()));
   }
   const fs::path metrics_path = fs::path(dir) / "metrics.jsonl";
-  if (resume_step >= 0 && fs::exists(metrics_path)) {
+  if (resume_step < 0) {
+    fs::remove(metrics_path, ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat("cannot remove '", metrics_path.string(), "': ", ec.message()));
+    }
+  } else if (fs::exists(metrics_path)) {
     std::ifstream in(metrics_path);
     std::string kept, line;
     while (std::getline(in, line)) {
@@ -89,13 +95,26 @@ absl::Status RunDirSink::Write(int64_t step, const Metrics& metrics) {
   return AppendLine(fs::path(dir_) / "metrics.jsonl", record.dump());
 }
 
-absl::Status RunDirSink::WriteSamples(int64_t step, const std::vector<nlohmann::json>& samples) {
-  const fs::path path = fs::path(dir_) / "samples" / absl::StrCat("step_", step, ".jsonl");
+namespace {
+
+absl::Status WriteSampleFile(const fs::path& path, const std::vector<SampleRecord>& samples) {
   std::ofstream out(path, std::ios::trunc);
-  for (const auto& sample : samples) out << sample.dump() << '\n';
+  for (const SampleRecord& sample : samples) out << ToJson(sample).dump() << '\n';
   out.flush();
   if (!out) return absl::InternalError(absl::StrCat("cannot write '", path.string(), "'"));
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunDirSink::WriteSamples(int64_t step, const std::vector<SampleRecord>& samples) {
+  return WriteSampleFile(fs::path(dir_) / "samples" / absl::StrCat("step_", step, ".jsonl"),
+                         samples);
+}
+
+absl::Status RunDirSink::WriteEvalSamples(int64_t step, const std::vector<SampleRecord>& samples) {
+  return WriteSampleFile(fs::path(dir_) / "samples" / absl::StrCat("eval_step_", step, ".jsonl"),
+                         samples);
 }
 
 absl::StatusOr<std::map<int64_t, Metrics>> ReadMetricsFile(const std::string& path) {

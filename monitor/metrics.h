@@ -2,18 +2,18 @@
 //
 // A step's metrics are a flat map from verl-style names ("reward/score/mean") to numbers; the
 // run directory keeps them as one JSON line per step in metrics.jsonl and the step's sampled
-// trajectories in samples/step_<N>.jsonl.
+// trajectories (monitor/sample_record.h) in samples/step_<N>.jsonl.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "monitor/sample_record.h"
 
 namespace ponder::monitor {
 
@@ -25,25 +25,33 @@ void AddSummary(Metrics& metrics, const std::string& prefix, const std::vector<d
 // Adds `<prefix>/mean` and `<prefix>/std` (population std) of `values` (nothing when empty).
 void AddMeanStd(Metrics& metrics, const std::string& prefix, const std::vector<double>& values);
 
+// Where a run's metrics and samples go. The controller and SFT hold one of these, never a
+// concrete sink.
 class MetricsSink {
  public:
   virtual ~MetricsSink() = default;
+  // The metrics of step `step` (training and evaluation metrics of one step come separately).
   virtual absl::Status Write(int64_t step, const Metrics& metrics) = 0;
-  virtual absl::Status WriteSamples(int64_t step, const std::vector<nlohmann::json>& samples) = 0;
+  // The training samples of step `step`.
+  virtual absl::Status WriteSamples(int64_t step, const std::vector<SampleRecord>& samples) = 0;
+  // The samples of the evaluation after step `step` (0: before training).
+  virtual absl::Status WriteEvalSamples(int64_t step, const std::vector<SampleRecord>& samples) = 0;
 };
 
 // Writes `<dir>/metrics.jsonl` (one `{"step": N, "wall_time": unix seconds, "metrics": {...}}`
-// line per step, flushed at once) and `<dir>/samples/step_<N>.jsonl` (one sample per line).
+// line per step, flushed at once), `<dir>/samples/step_<N>.jsonl` and
+// `<dir>/samples/eval_step_<N>.jsonl` (one sample per line).
 class RunDirSink : public MetricsSink {
  public:
-  // Creates the directories. With `resume_step` >= 0, lines of metrics.jsonl after that step
-  // (written by a run that died before its next checkpoint) are dropped, so the file holds
-  // each step once.
+  // Creates the directories. A fresh run (`resume_step` < 0) starts an empty metrics.jsonl;
+  // with `resume_step` >= 0, lines of metrics.jsonl after that step (written by a run that
+  // died before its next checkpoint) are dropped, so the file holds each step once.
   static absl::StatusOr<std::unique_ptr<RunDirSink>> Create(const std::string& dir,
                                                             int64_t resume_step = -1);
 
   absl::Status Write(int64_t step, const Metrics& metrics) override;
-  absl::Status WriteSamples(int64_t step, const std::vector<nlohmann::json>& samples) override;
+  absl::Status WriteSamples(int64_t step, const std::vector<SampleRecord>& samples) override;
+  absl::Status WriteEvalSamples(int64_t step, const std::vector<SampleRecord>& samples) override;
 
   const std::string& dir() const { return dir_; }
 

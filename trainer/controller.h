@@ -15,6 +15,13 @@
 //
 // Steps are counted from 1 in metrics and checkpoint names: step_3 holds the state after three
 // updates.
+//
+// controller.cc is the loop; each part it drives has its own file: training_models.h (policy,
+// reference, critic), rollout_backend.h (the rollout backend and its WeightSync, in process
+// or remote alike), rollout_round.h (issuing prompts, grouping trajectories, scoring groups),
+// learner.h (the update), step_metrics.h (the step's batch, metrics and sample records),
+// run_state.h (checkpoint contents), progress.h (the progress lines). Metrics and samples go
+// to a monitor::MetricsSink.
 #pragma once
 
 #include <atomic>

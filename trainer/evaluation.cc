@@ -123,23 +123,23 @@ absl::StatusOr<EvalReport> Evaluate(const EvalSet& set, const EvalOptions& optio
       scores.push_back(ok ? r.result.score : 0.0);
       truncated += t.finish_reason == rollout::FinishReason::kLength ? 1 : 0;
     }
-    nlohmann::json sample = {
-        {"set", set.name},
-        {"prompt", items[j].prompt},
-        {"response", items[j].response},
-        {"ground_truth", items[j].ground_truth},
-        {"greedy", greedy},
-        {"sample_index", t.sample_index},
-        {"finish_reason", rollout::FinishReasonName(t.finish_reason)},
-        {"response_tokens", t.token_ids.size()},
-        {"weight_version", t.weight_version},
-    };
+    monitor::SampleRecord sample;
+    sample.kind = monitor::SampleRecord::Kind::kEval;
+    sample.set = set.name;
+    sample.prompt = items[j].prompt;
+    sample.response = items[j].response;
+    sample.ground_truth = items[j].ground_truth;
+    sample.greedy = greedy;
+    sample.sample_index = t.sample_index;
+    sample.finish_reason = rollout::FinishReasonName(t.finish_reason);
+    sample.response_tokens = static_cast<int64_t>(t.token_ids.size());
+    sample.weight_version = t.weight_version;
     if (ok) {
-      sample["score"] = r.result.score;
-      sample["correct"] = is_correct;
-      sample["details"] = r.result.details;
+      sample.score = r.result.score;
+      sample.correct = is_correct;
+      sample.details = r.result.details;
     } else {
-      sample["error"] = std::string(r.status.message());
+      sample.error = std::string(r.status.message());
     }
     report.samples.push_back(std::move(sample));
   }

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "base/config.h"
 #include "monitor/metrics.h"
+#include "monitor/sample_record.h"
 #include "reward/reward_backend.h"
 #include "rollout/rollout.h"
 #include "trainer/dataset.h"
@@ -71,7 +72,7 @@ struct EvalContext {
 
 struct EvalReport {
   monitor::Metrics metrics;
-  std::vector<nlohmann::json> samples;  // one per generated response, greedy ones marked
+  std::vector<monitor::SampleRecord> samples;  // one per generated response, greedy ones marked
 };
 
 // Evaluates `set`; `seed` makes the sampled responses reproducible. A prompt that cannot be

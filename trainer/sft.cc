@@ -260,10 +260,7 @@ absl::StatusOr<SftResult> RunSft(const JobConfig& job, bool progress) {
   rollout::SamplingOptions sampling = job.rollout.sampling;
   for (int32_t id : encoder.stop_token_ids()) sampling.stop_token_ids.push_back(id);
 
-  std::error_code ec;
-  fs::create_directories(job.run.dir, ec);
-  fs::remove(fs::path(job.run.dir) / "metrics.jsonl", ec);
-  PONDER_ASSIGN_OR_RETURN(std::unique_ptr<monitor::RunDirSink> sink,
+  PONDER_ASSIGN_OR_RETURN(std::unique_ptr<monitor::MetricsSink> sink,
                           monitor::RunDirSink::Create(job.run.dir));
   {
     std::ofstream out(fs::path(job.run.dir) / "config.yaml", std::ios::trunc);

@@ -41,15 +41,34 @@ TEST(RunDirSinkTest, WritesAndReadsBack) {
   ASSERT_TRUE(sink.ok()) << sink.status();
   ASSERT_TRUE((*sink)->Write(1, {{"reward/score/mean", 0.5}, {"actor/grad_norm", NAN}}).ok());
   ASSERT_TRUE((*sink)->Write(2, {{"reward/score/mean", 0.75}}).ok());
-  ASSERT_TRUE((*sink)->WriteSamples(2, {{{"response", "42"}}, {{"response", "7"}}}).ok());
+  SampleRecord eval;
+  eval.kind = SampleRecord::Kind::kEval;
+  eval.set = "arithmetic";
+  eval.error = "boom";
+  ASSERT_TRUE((*sink)->WriteEvalSamples(2, {eval}).ok());
 
   auto metrics = ReadMetricsFile(dir + "/metrics.jsonl");
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   ASSERT_EQ(metrics->size(), 2u);
   EXPECT_DOUBLE_EQ(metrics->at(2).at("reward/score/mean"), 0.75);
   EXPECT_TRUE(std::isnan(metrics->at(1).at("actor/grad_norm")));  // written as null
-  std::string samples = testing::ReadFile(dir + "/samples/step_2.jsonl");
-  EXPECT_EQ(samples, "{\"response\":\"42\"}\n{\"response\":\"7\"}\n");
+  EXPECT_EQ(testing::ReadFile(dir + "/samples/eval_step_2.jsonl"), ToJson(eval).dump() + "\n");
+}
+
+TEST(RunDirSinkTest, AFreshRunStartsAnEmptyMetricsFile) {
+  std::string dir = FreshDir("fresh");
+  {
+    auto sink = RunDirSink::Create(dir);
+    ASSERT_TRUE(sink.ok());
+    ASSERT_TRUE((*sink)->Write(1, {{"x", 1}}).ok());
+  }
+  auto sink = RunDirSink::Create(dir);
+  ASSERT_TRUE(sink.ok());
+  ASSERT_TRUE((*sink)->Write(1, {{"x", 2}}).ok());
+  auto metrics = ReadMetricsFile(dir + "/metrics.jsonl");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  ASSERT_EQ(metrics->size(), 1u);
+  EXPECT_DOUBLE_EQ(metrics->at(1).at("x"), 2);
 }
 
 TEST(RunDirSinkTest, ResumeDropsStepsAfterTheCheckpointAndTornLines) {

@@ -1,0 +1,52 @@
+// The rollout side of an RL run: a backend to generate with and a way to hand it new weights,
+// whichever kind of rollout the job configures, so that the controller never asks which one
+// it holds.
+//
+//   in process (rollout.address empty): the engine runs on the trainer's own policy model, so
+//     the weights are shared and Push(v) is a version bump between two decode steps;
+//   remote (rollout.address: HOST:PORT, a `ponder rollout` worker): Push(v) streams every
+//     parameter to the worker (RolloutBackend::UpdateWeights).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "model/decoder.h"
+#include "model/tokenizer.h"
+#include "rollout/rollout.h"
+#include "trainer/job_config.h"
+
+namespace ponder::trainer {
+
+// Brings the rollout up to the trainer's weights.
+class WeightSync {
+ public:
+  virtual ~WeightSync() = default;
+  // After it returns OK, the rollout generates with the trainer's current weights, and the
+  // tokens they make carry `version` (which only goes up).
+  virtual absl::Status Push(int64_t version) = 0;
+};
+
+struct RolloutConnection {
+  std::unique_ptr<rollout::RolloutBackend> backend;
+  std::unique_ptr<WeightSync> weights;  // refers to `backend`
+  // Prompt plus response tokens a sequence may hold (rollout.max_seq_len, or the worker's).
+  int64_t max_seq_len = 0;
+  // The directory of paused partial rollouts that checkpoints keep (empty: none, e.g. when
+  // the rollout is remote or rollout.partial_store_dir names a store of the user's own).
+  std::string partial_rollouts_dir;
+};
+
+// Where a run keeps its paused partial rollouts by default: RUN_DIR/partial_rollouts.
+std::string RunPartialRolloutsDir(const std::string& run_dir);
+
+// Starts the in-process engine on `policy`, or connects to the worker and pushes `policy`'s
+// weights to it; either way the rollout then holds weight version `version`.
+absl::StatusOr<RolloutConnection> ConnectRollout(const JobConfig& job, const model::Decoder& policy,
+                                                 std::shared_ptr<const model::Tokenizer> tokenizer,
+                                                 int64_t version);
+
+}  // namespace ponder::trainer

@@ -1,0 +1,160 @@
+#include "trainer/run_state.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/Generator.h>
+#include <spdlog/spdlog.h>
+#include <torch/serialize.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "model/checkpoint.h"
+#include "trainer/checkpoint.h"
+#include "trainer/model_setup.h"
+#include "trainer/rollout_backend.h"
+
+namespace ponder::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+absl::Status WriteText(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write '", path.string(), "'"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadText(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path.string(), "'"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::Status CopyTree(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::remove_all(to, ec);
+  if (!fs::exists(from)) return absl::OkStatus();
+  fs::create_directories(to.parent_path(), ec);
+  fs::copy(from, to, fs::copy_options::recursive, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot copy '", from.string(), "' to '", to.string(), "': ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+json StateJson(const RunState& state, const CheckpointedParts& parts) {
+  json pending = json::array();
+  for (const auto& [uid, entry] : state.prompts.pending) {
+    pending.push_back({uid, entry.first, entry.second});
+  }
+  return {{"step", state.step},
+          {"next_prompt_uid", state.prompts.next_uid},
+          {"pending", pending},
+          {"sampler", parts.sampler->SaveState()},
+          {"learner", parts.learner->SaveState()},
+          {"group_filter", parts.filter->SaveState()}};
+}
+
+absl::Status SaveTorchState(const fs::path& dir, const CheckpointedParts& parts) {
+  try {
+    torch::save(parts.learner->policy_optimizer(), (dir / "optimizer.pt").string());
+    if (parts.learner->critic_optimizer() != nullptr) {
+      torch::save(*parts.learner->critic_optimizer(), (dir / "critic_optimizer.pt").string());
+    }
+    torch::save(at::detail::getDefaultCPUGenerator().get_state(), (dir / "rng.pt").string());
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("saving optimizer state: ", e.what_without_backtrace()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadTorchState(const fs::path& dir, const CheckpointedParts& parts) {
+  try {
+    torch::load(parts.learner->policy_optimizer(), (dir / "optimizer.pt").string());
+    if (parts.learner->critic_optimizer() != nullptr) {
+      torch::load(*parts.learner->critic_optimizer(), (dir / "critic_optimizer.pt").string());
+    }
+    at::Tensor rng;
+    torch::load(rng, (dir / "rng.pt").string());
+    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    generator.set_state(rng);
+  } catch (const c10::Error& e) {
+    return absl::DataLossError(absl::StrCat("loading optimizer state from '", dir.string(),
+                                            "': ", e.what_without_backtrace()));
+  }
+  return absl::OkStatus();
+}
+
+// The state.json fields of RunState, and the parts' own states.
+absl::StatusOr<RunState> LoadStateJson(const fs::path& path, const CheckpointedParts& parts) {
+  PONDER_ASSIGN_OR_RETURN(std::string text, ReadText(path));
+  json state = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (state.is_discarded() || !state.is_object()) {
+    return absl::DataLossError(absl::StrCat("'", path.string(), "' is not JSON"));
+  }
+  RunState out;
+  try {
+    out.step = state.at("step").get<int64_t>();
+    out.prompts.next_uid = state.at("next_prompt_uid").get<uint64_t>();
+    for (const json& p : state.at("pending")) {
+      out.prompts.pending[p.at(0).get<uint64_t>()] = {p.at(1).get<int64_t>(),
+                                                      p.at(2).get<int64_t>()};
+    }
+    PONDER_RETURN_IF_ERROR(parts.sampler->LoadState(state.at("sampler").get<std::string>()));
+    PONDER_RETURN_IF_ERROR(parts.learner->LoadState(state.at("learner").get<std::string>()));
+    PONDER_RETURN_IF_ERROR(parts.filter->LoadState(state.at("group_filter").get<std::string>()));
+  } catch (const json::exception& e) {
+    return absl::DataLossError(absl::StrCat("'", path.string(), "' is incomplete: ", e.what()));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status SaveRunState(const JobConfig& job, const RunState& state,
+                          const CheckpointedParts& parts) {
+  const std::string& run_dir = job.run.dir;
+  const fs::path dir = CheckpointDir(run_dir, state.step) + ".tmp";
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create '", dir.string(), "'"));
+  PONDER_RETURN_IF_ERROR(
+      SaveModelFolder(parts.policy, (dir / "policy").string(), parts.tokenizer_source));
+  if (parts.critic) {
+    PONDER_RETURN_IF_ERROR(model::SaveHfFolder(parts.critic, (dir / "critic").string(), {}));
+  }
+  PONDER_RETURN_IF_ERROR(SaveTorchState(dir, parts));
+  if (!parts.partial_rollouts_dir.empty()) {
+    PONDER_RETURN_IF_ERROR(CopyTree(parts.partial_rollouts_dir, dir / "partial_rollouts"));
+  }
+  PONDER_RETURN_IF_ERROR(WriteText(dir / "state.json", StateJson(state, parts).dump(1) + "\n"));
+  PONDER_RETURN_IF_ERROR(CommitCheckpoint(run_dir, dir.string(), state.step, job.checkpoint.keep));
+  spdlog::info("saved checkpoint {}", CheckpointDir(run_dir, state.step));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RunState> RestoreRunState(const JobConfig& job, const std::string& checkpoint,
+                                         const CheckpointedParts& parts) {
+  const fs::path dir = checkpoint;
+  PONDER_ASSIGN_OR_RETURN(RunState state, LoadStateJson(dir / "state.json", parts));
+  PONDER_RETURN_IF_ERROR(LoadTorchState(dir, parts));
+  // The in-process engine's store of paused partial rollouts (rollout_backend.h).
+  if (job.rollout.sampling.round_token_budget > 0 && job.rollout.partial_store_dir.empty()) {
+    PONDER_RETURN_IF_ERROR(CopyTree(dir / "partial_rollouts", RunPartialRolloutsDir(job.run.dir)));
+  }
+  return state;
+}
+
+}  // namespace ponder::trainer
