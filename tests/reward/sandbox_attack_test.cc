@@ -203,17 +203,25 @@ TEST_P(SandboxAttack, CppMemoryBomb) {
 // "At about the limit" is checked on the CPU time the cgroup accounted (which includes the
 // sandbox's own start-up), not on wall time: on a busy machine a loop gets a fraction of a
 // core, so the wall limit is set far enough above the CPU limit that the CPU limit acts first.
+// The kernel charges RLIMIT_CPU by timer ticks and the cgroup by the scheduler's clock; on a
+// loaded VM the cgroup's figure at the kill was seen as low as 65% of the limit, so the lower
+// bound is half the limit (killed early would be far below it) and the upper bound is tight.
+void ExpectCpuNear(double cpu_s, double limit_s) {
+  EXPECT_GE(cpu_s, 0.5 * limit_s);
+  EXPECT_LE(cpu_s, limit_s + 0.3);
+}
+
 TEST_P(SandboxAttack, CpuLoopsStopAtTheCpuLimit) {
   SandboxLimits limits = SmallLimits();
   limits.wall_s = 8.0;
   SandboxResult py = RunPython(*sandbox_, "while True:\n    pass\n", limits);
   EXPECT_EQ(py.verdict, Verdict::kCpuTimeout) << py.message;
   EXPECT_EQ(py.signal, SIGXCPU);
-  EXPECT_NEAR(py.cpu_s, 1.0, 0.3);
+  ExpectCpuNear(py.cpu_s, 1.0);
   CppRun cpp = RunCpp(*sandbox_, "int main() { volatile long x = 0; for (;;) ++x; }\n", limits);
   ASSERT_EQ(cpp.compile.verdict, Verdict::kOk) << cpp.compile.stderr_text;
   EXPECT_EQ(cpp.run.verdict, Verdict::kCpuTimeout) << cpp.run.message;
-  EXPECT_NEAR(cpp.run.cpu_s, 1.0, 0.3);
+  ExpectCpuNear(cpp.run.cpu_s, 1.0);
 }
 
 TEST_P(SandboxAttack, CpuLoopIgnoringSigxcpuDiesAtTheHardLimit) {
@@ -226,7 +234,7 @@ TEST_P(SandboxAttack, CpuLoopIgnoringSigxcpuDiesAtTheHardLimit) {
                               limits);
   EXPECT_EQ(r.verdict, Verdict::kCpuTimeout) << r.message;
   EXPECT_EQ(r.signal, SIGKILL);
-  EXPECT_NEAR(r.cpu_s, 2.0, 0.3);
+  ExpectCpuNear(r.cpu_s, 2.0);
 }
 
 TEST_P(SandboxAttack, SleepForeverHitsTheWallLimit) {
