@@ -12,9 +12,9 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "base/crc32c.h"
 #include "bench/rollout_bench_common.h"
 #include "model/decoder.h"
-#include "rollout/crc32c.h"
 #include "rollout/engine.h"
 #include "rollout/grpc_backend.h"
 #include "rollout/service.h"
@@ -78,7 +78,7 @@ int Main() {
   uint32_t crc = 0;
   const double crc_s = Best(3, [&] {
     crc = 0;
-    for (const auto& w : weights) crc = rollout::Crc32cExtend(crc, w.data, w.bytes);
+    for (const auto& w : weights) crc = Crc32cExtend(crc, w.data, w.bytes);
   });
   const double local_s = Best(3, [&] {
     if (!engine->UpdateWeights(++version, weights).ok()) std::exit(1);

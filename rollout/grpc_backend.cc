@@ -7,8 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/crc32c.h"
 #include "ponder/v1/rollout.grpc.pb.h"
-#include "rollout/crc32c.h"
 #include "rollout/proto_convert.h"
 #include "rollout/weight_update.h"
 

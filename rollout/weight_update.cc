@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "rollout/crc32c.h"
+#include "base/crc32c.h"
 
 namespace ponder::rollout {
 

@@ -11,8 +11,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/crc32c.h"
 #include "base/status.h"
-#include "rollout/crc32c.h"
 
 namespace ponder::trainer {
 namespace fs = std::filesystem;
@@ -34,7 +34,7 @@ absl::StatusOr<FileDigest> Digest(const fs::path& path) {
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     const auto n = static_cast<size_t>(in.gcount());
-    digest.crc32c = rollout::Crc32cExtend(digest.crc32c, buffer.data(), n);
+    digest.crc32c = Crc32cExtend(digest.crc32c, buffer.data(), n);
     digest.size += n;
   }
   return digest;

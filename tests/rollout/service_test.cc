@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "base/crc32c.h"
 #include "ponder/v1/rollout.grpc.pb.h"
-#include "rollout/crc32c.h"
 #include "rollout/engine.h"
 #include "rollout/grpc_backend.h"
 #include "tests/rollout/tiny_model.h"

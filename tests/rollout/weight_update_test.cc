@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "rollout/crc32c.h"
+#include "base/crc32c.h"
 
 namespace ponder::rollout {
 namespace {

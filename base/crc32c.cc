@@ -1,9 +1,9 @@
-#include "rollout/crc32c.h"
+#include "base/crc32c.h"
 
 #include <array>
 #include <cstring>
 
-namespace ponder::rollout {
+namespace ponder {
 namespace {
 
 constexpr uint32_t kPolynomial = 0x82F63B78u;  // 0x1EDC6F41 bit-reversed
@@ -53,4 +53,4 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size) {
   return ~crc;
 }
 
-}  // namespace ponder::rollout
+}  // namespace ponder

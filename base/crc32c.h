@@ -10,11 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace ponder::rollout {
+namespace ponder {
 
 // The CRC-32C of the bytes covered so far (`crc`, 0 for none) followed by data[0, size).
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size);
 
 inline uint32_t Crc32c(const void* data, size_t size) { return Crc32cExtend(0, data, size); }
 
-}  // namespace ponder::rollout
+}  // namespace ponder
