@@ -15,5 +15,6 @@ void AddRolloutCommand(CLI::App& app, int& exit_code);
 void AddTrainCommand(CLI::App& app, int& exit_code);
 void AddSftCommand(CLI::App& app, int& exit_code);
 void AddEvalCommand(CLI::App& app, int& exit_code);
+void AddDashboardCommand(CLI::App& app, int& exit_code);
 
 }  // namespace ponder::cli

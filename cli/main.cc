@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   ponder::cli::AddTrainCommand(app, exit_code);
   ponder::cli::AddSftCommand(app, exit_code);
   ponder::cli::AddEvalCommand(app, exit_code);
+  ponder::cli::AddDashboardCommand(app, exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

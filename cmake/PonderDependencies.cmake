@@ -24,7 +24,15 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
-find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
+# Debian builds cpp-httplib as a library with TLS and compression on; its pkg-config flags
+# must reach every user of the header, or the class layouts would not match.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# The dashboard page's chart library comes from the npm registry at build time (monitor/).
+find_program(NPM_PROGRAM npm)
+if(NOT NPM_PROGRAM)
+  message(FATAL_ERROR "npm not found: the dashboard page needs it at build time to fetch its "
+                      "chart library (run scripts/install-deps.sh)")
+endif()
 
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 

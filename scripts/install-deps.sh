@@ -22,7 +22,13 @@ packages=(
   python3 python3-torch python3-numpy python3-grpcio python3-protobuf
   # tokenizer benchmark baselines (bench/tokenizer_baseline.py)
   python3-sentencepiece python3-regex
+  # the dashboard: npm fetches its chart library at build time (monitor/web/package-lock.json);
+  # its browser test runs headless Chromium through Selenium; promtool checks /metrics
+  nodejs chromium chromium-driver python3-selenium prometheus
 )
+# npm comes with Debian's `npm` package, or inside a nodejs built elsewhere (which conflicts
+# with Debian's npm): ask for it only when there is none.
+command -v npm >/dev/null || packages+=(npm)
 
 # One dpkg-query for all packages keeps the no-op case fast.
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${packages[@]}" 2>/dev/null |
