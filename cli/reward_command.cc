@@ -9,9 +9,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
+#include "monitor/metrics_endpoint.h"
 #include "reward/reward.h"
 #include "reward/reward_server.h"
 #include "trainer/job_config.h"
+#include "trainer/serving_metrics.h"
 
 namespace ponder::cli {
 namespace {
@@ -24,22 +26,21 @@ struct RewardArgs {
   std::vector<std::string> overrides;
 };
 
-// The `reward:` section: from the job file when given, else the defaults; then overrides.
-absl::StatusOr<reward::RewardOptions> LoadRewardOptions(const std::string& file,
-                                                        const std::vector<std::string>& overrides) {
-  absl::StatusOr<trainer::JobConfig> job =
-      file.empty() ? config::LoadString<trainer::JobConfig>("", "(defaults)", overrides)
-                   : trainer::LoadJobConfig(file, overrides);
-  if (!job.ok()) return job.status();
-  return job->reward;
+// The job config: from the job file when given, else the defaults; then overrides. The
+// server uses its `reward:` and `monitor:` sections.
+absl::StatusOr<trainer::JobConfig> LoadJob(const std::string& file,
+                                           const std::vector<std::string>& overrides) {
+  return file.empty() ? config::LoadString<trainer::JobConfig>("", "(defaults)", overrides)
+                      : trainer::LoadJobConfig(file, overrides);
 }
 
 int Serve(const RewardArgs& args) {
-  absl::StatusOr<reward::RewardOptions> options = LoadRewardOptions(args.config, args.overrides);
-  if (!options.ok()) {
-    std::cerr << options.status().message() << "\n";
+  absl::StatusOr<trainer::JobConfig> job = LoadJob(args.config, args.overrides);
+  if (!job.ok()) {
+    std::cerr << job.status().message() << "\n";
     return 1;
   }
+  reward::RewardOptions* options = &job->reward;
   if (args.threads >= 0) options->threads = args.threads;
   std::string token = args.token;
   if (token.empty()) {
@@ -62,17 +63,45 @@ int Serve(const RewardArgs& args) {
   reward::RewardServerOptions server_options;
   server_options.listen = args.listen;
   server_options.token = token;
+  // /metrics (monitor.http): RPCs, verifier latency and outcomes, the scoring queue.
+  monitor::Registry registry;
+  if (job->monitor.http.has_value()) {
+    auto rpc = trainer::RpcMetrics(registry);
+    server_options.on_call = [rpc](const char* method, absl::StatusCode code, double seconds) {
+      rpc("RewardService", method, code, seconds);
+    };
+    server_options.on_item = trainer::RewardItemMetrics(registry);
+  }
   absl::StatusOr<std::unique_ptr<reward::RewardServer>> server =
       reward::RewardServer::Start(server_options, scorer);
   if (!server.ok()) {
     std::cerr << server.status().message() << "\n";
     return 1;
   }
+  std::unique_ptr<monitor::HttpServer> metrics;
+  if (job->monitor.http.has_value()) {
+    reward::RewardServer* serving = server->get();
+    monitor::Family<monitor::Gauge>& queue = registry.AddGauge(
+        "ponder_reward_items_in_flight", "Items received and not yet scored (queue depth).");
+    registry.AddCollector([serving, &queue] {
+      queue.Labels({}).Set(static_cast<double>(serving->items_in_flight()));
+    });
+    absl::StatusOr<std::unique_ptr<monitor::HttpServer>> started =
+        monitor::StartMetricsEndpoint(*job->monitor.http, &registry, "reward");
+    if (!started.ok()) {
+      std::cerr << started.status().message() << "\n";
+      return 1;
+    }
+    metrics = std::move(*started);
+  }
   std::cout << "ponder reward listening on " << (*server)->address()
             << (token.empty() ? "" : " (token required)") << std::endl;
+  if (metrics)
+    std::cout << "ponder reward: metrics at " << metrics->url() << "/metrics" << std::endl;
   int signal = 0;
   sigwait(&signals, &signal);
   std::cout << "ponder reward: shutting down (signal " << signal << ")" << std::endl;
+  if (metrics) metrics->Stop();
   (*server)->Shutdown(absl::Seconds(5));
   return 0;
 }

@@ -1,7 +1,8 @@
 // `ponder rollout --listen HOST:PORT --model PATH [--tokenizer PATH] [--config FILE]
 //  [key=value ...]`: a rollout worker. Loads the model, starts the engine with the job's
 // `rollout:` section and serves RolloutService until SIGINT or SIGTERM. The first line on
-// stdout says where it listens (useful with port 0).
+// stdout says where it listens (useful with port 0); with monitor.http set, the next says where
+// /metrics is served.
 #include <pthread.h>
 #include <signal.h>
 
@@ -11,9 +12,11 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "monitor/metrics_endpoint.h"
 #include "rollout/engine.h"
 #include "rollout/service.h"
 #include "trainer/job_config.h"
+#include "trainer/serving_metrics.h"
 
 namespace ponder::cli {
 namespace {
@@ -57,6 +60,23 @@ int Serve(const RolloutArgs& args) {
   rollout::ServerOptions server_options;
   server_options.listen = args.listen;
   server_options.defaults = job->rollout.sampling;
+  // /metrics (monitor.http): the engine's status, read at each scrape, and the RPCs.
+  monitor::Registry registry;
+  std::unique_ptr<monitor::HttpServer> metrics;
+  if (job->monitor.http.has_value()) {
+    trainer::AddRolloutMetrics(registry, loaded->engine.get());
+    auto rpc = trainer::RpcMetrics(registry);
+    server_options.on_call = [rpc](const char* method, absl::StatusCode code, double seconds) {
+      rpc("RolloutService", method, code, seconds);
+    };
+    absl::StatusOr<std::unique_ptr<monitor::HttpServer>> started =
+        monitor::StartMetricsEndpoint(*job->monitor.http, &registry, "rollout");
+    if (!started.ok()) {
+      std::cerr << "ponder rollout: " << started.status().message() << "\n";
+      return 1;
+    }
+    metrics = std::move(*started);
+  }
   absl::StatusOr<std::unique_ptr<rollout::RolloutServer>> server =
       rollout::RolloutServer::Start(loaded->engine.get(), server_options);
   if (!server.ok()) {
@@ -66,11 +86,14 @@ int Serve(const RolloutArgs& args) {
   std::cout << "ponder rollout: listening on " << (*server)->address() << " (model "
             << job->model.path << ", " << loaded->engine->num_slots() << " sequences of "
             << loaded->engine->max_seq_len() << " tokens)" << std::endl;
+  if (metrics)
+    std::cout << "ponder rollout: metrics at " << metrics->url() << "/metrics" << std::endl;
   int signal = 0;
   sigwait(&signals, &signal);
   std::cerr << "ponder rollout: stopping (signal " << signal << ")\n";
   (*server)->Shutdown();
   server->reset();
+  if (metrics) metrics->Stop();  // its scrapes read the engine
   loaded->engine.reset();
   return 0;
 }
@@ -89,7 +112,8 @@ void AddRolloutCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--config", args->config,
                   "job YAML file; its model: and rollout: sections configure the worker");
   cmd->add_option("overrides", args->overrides,
-                  "dotted key=value overrides, e.g. rollout.kv_cache_bytes=1073741824");
+                  "dotted key=value overrides, e.g. rollout.kv_cache_bytes=1073741824 "
+                  "monitor.http.port=9101 (serves /metrics)");
   cmd->callback([args, &exit_code] { exit_code = Serve(*args); });
 }
 

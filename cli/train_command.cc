@@ -13,6 +13,8 @@
 
 #include "base/logging.h"
 #include "cli/commands.h"
+#include "monitor/dashboard.h"
+#include "monitor/metrics_endpoint.h"
 #include "trainer/controller.h"
 #include "trainer/job_config.h"
 
@@ -72,6 +74,36 @@ int RunTrain(const TrainArgs& args) {
   sigaction(SIGINT, &action, &old_int);
   sigaction(SIGTERM, &action, &old_term);
 
+  // monitor.http: this run's dashboard and /metrics, served while it trains.
+  monitor::Registry registry;
+  std::unique_ptr<monitor::HttpServer> server;
+  std::unique_ptr<monitor::Dashboard> dashboard;
+  if (job->monitor.http.has_value()) {
+    monitor::HttpOptions http = *job->monitor.http;
+    http.token = monitor::TokenOrEnvironment(http.token);
+    absl::StatusOr<std::unique_ptr<monitor::HttpServer>> created =
+        monitor::HttpServer::Create(http);
+    if (!created.ok()) {
+      std::cerr << "monitor.http: " << created.status().message() << "\n";
+      return 1;
+    }
+    server = std::move(*created);
+    monitor::DashboardOptions dashboard_options;
+    dashboard_options.runs = job->run.dir;
+    dashboard_options.single_run = true;
+    dashboard_options.registry = &registry;
+    absl::StatusOr<std::unique_ptr<monitor::Dashboard>> made =
+        monitor::Dashboard::Create(server.get(), dashboard_options);
+    if (!made.ok()) {
+      std::cerr << "monitor.http: " << made.status().message() << "\n";
+      return 1;
+    }
+    dashboard = std::move(*made);
+    server->Start();
+    std::cerr << "ponder train: dashboard at " << server->url() << "/ (metrics at " << server->url()
+              << "/metrics)" << std::endl;
+  }
+
   int code = 0;
   trainer::ControllerOptions options;
   options.resume = !args.resume.empty();
@@ -94,6 +126,8 @@ int RunTrain(const TrainArgs& args) {
   }
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
+  if (dashboard) dashboard->Stop();
+  if (server) server->Stop();
   return code;
 }
 

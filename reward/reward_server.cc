@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <atomic>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
@@ -26,60 +27,88 @@ bool SameSecret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 class ScoreReactor : public grpc::ServerUnaryReactor {
  public:
-  ScoreReactor() : cancel_(std::make_shared<std::atomic<bool>>(false)) {}
+  explicit ScoreReactor(const RewardServerOptions& options)
+      : cancel_(std::make_shared<std::atomic<bool>>(false)), on_call_(options.on_call) {}
   void OnDone() override { delete this; }
   void OnCancel() override { cancel_->store(true); }
   const CancelFlag& cancel() const { return cancel_; }
+  void Done(const grpc::Status& status) {
+    if (on_call_) {
+      on_call_("Score", static_cast<absl::StatusCode>(status.error_code()), SecondsSince(start_));
+    }
+    Finish(status);
+  }
 
  private:
   CancelFlag cancel_;
+  std::function<void(const char*, absl::StatusCode, double)> on_call_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace
 
 class RewardServer::Service : public ponder::v1::RewardService::CallbackService {
  public:
-  Service(std::shared_ptr<const Reward> reward, std::string token)
-      : reward_(std::move(reward)), token_(std::move(token)) {}
+  Service(std::shared_ptr<const Reward> reward, const RewardServerOptions& options)
+      : reward_(std::move(reward)), token_(options.token), options_(options) {}
+
+  int64_t in_flight() const { return in_flight_.load(); }
 
   grpc::ServerUnaryReactor* Score(grpc::CallbackServerContext* context,
                                   const ponder::v1::ScoreRequest* request,
                                   ponder::v1::ScoreResponse* response) override {
-    auto* reactor = new ScoreReactor();
+    auto* reactor = new ScoreReactor(options_);
     if (!Authorized(context, request->token())) {
-      reactor->Finish(Unauthenticated());
+      reactor->Done(Unauthenticated());
       return reactor;
     }
     if (!(request->timeout_s() >= 0) || request->timeout_s() > 86400) {
-      reactor->Finish(
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                       absl::StrCat("timeout_s must be between 0 and 86400 seconds (got ",
-                                    request->timeout_s(), ")")));
+      reactor->Done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 absl::StrCat("timeout_s must be between 0 and 86400 seconds (got ",
+                                              request->timeout_s(), ")")));
       return reactor;
     }
     std::vector<VerifyInput> items;
-    std::vector<std::string> ids;
+    std::vector<std::string> ids, scorers;
     items.reserve(request->items_size());
     ids.reserve(request->items_size());
     for (const auto& item : request->items()) {
       items.push_back(internal::ItemToInput(item));
       ids.push_back(item.id());
+      if (options_.on_item) {
+        const std::string& source = items.back().data_source;
+        scorers.push_back(!request->verifier().empty() ? request->verifier()
+                          : source.empty()             ? std::string("reward")
+                                                       : "reward:" + source);
+      }
     }
+    const int64_t count = static_cast<int64_t>(items.size());
+    in_flight_ += count;
     BatchOptions options;
     options.verifier = request->verifier();
     if (request->timeout_s() > 0) options.timeout = absl::Seconds(request->timeout_s());
     absl::Status status = reward_->ScoreBatchAsync(
         std::move(items), options,
-        [reactor, response, ids = std::move(ids)](std::vector<ItemResult> results) {
+        [this, reactor, response, count, ids = std::move(ids),
+         scorers = std::move(scorers)](std::vector<ItemResult> results) {
           for (size_t i = 0; i < results.size(); ++i) {
+            if (options_.on_item) options_.on_item(scorers[i], results[i]);
             internal::ItemResultToProto(results[i], ids[i], response->add_results());
           }
-          reactor->Finish(grpc::Status::OK);
+          in_flight_ -= count;
+          reactor->Done(grpc::Status::OK);
         },
         reactor->cancel());
-    if (!status.ok()) reactor->Finish(ToGrpc(status));
+    if (!status.ok()) {
+      in_flight_ -= count;
+      reactor->Done(ToGrpc(status));
+    }
     return reactor;
   }
 
@@ -87,7 +116,11 @@ class RewardServer::Service : public ponder::v1::RewardService::CallbackService 
                                           const ponder::v1::ListVerifiersRequest* request,
                                           ponder::v1::ListVerifiersResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    const auto start = std::chrono::steady_clock::now();
     if (!Authorized(context, "")) {
+      if (options_.on_call) {
+        options_.on_call("ListVerifiers", absl::StatusCode::kUnauthenticated, SecondsSince(start));
+      }
       reactor->Finish(Unauthenticated());
       return reactor;
     }
@@ -96,6 +129,8 @@ class RewardServer::Service : public ponder::v1::RewardService::CallbackService 
       out->set_name(info.name);
       out->set_description(info.description);
     }
+    if (options_.on_call)
+      options_.on_call("ListVerifiers", absl::StatusCode::kOk, SecondsSince(start));
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
@@ -120,6 +155,8 @@ class RewardServer::Service : public ponder::v1::RewardService::CallbackService 
 
   std::shared_ptr<const Reward> reward_;
   std::string token_;
+  RewardServerOptions options_;
+  std::atomic<int64_t> in_flight_{0};
 };
 
 absl::StatusOr<std::unique_ptr<RewardServer>> RewardServer::Start(
@@ -130,7 +167,7 @@ absl::StatusOr<std::unique_ptr<RewardServer>> RewardServer::Start(
                                                    "' must be HOST:PORT, e.g. 0.0.0.0:50061"));
   }
   std::unique_ptr<RewardServer> server(new RewardServer());
-  server->service_ = std::make_unique<Service>(std::move(reward), options.token);
+  server->service_ = std::make_unique<Service>(std::move(reward), options);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
@@ -156,5 +193,7 @@ void RewardServer::Shutdown(absl::Duration grace) {
 }
 
 void RewardServer::Wait() { server_->Wait(); }
+
+int64_t RewardServer::items_in_flight() const { return service_->in_flight(); }
 
 }  // namespace ponder::reward

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,12 @@ struct RewardServerOptions {
   std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
   std::string token;                   // required from clients when not empty
   int64_t max_message_mb = 256;
+  // For /metrics. Told of every call as it ends: the method ("Score", "ListVerifiers"), its
+  // status code and duration in seconds.
+  std::function<void(const char* method, absl::StatusCode code, double seconds)> on_call;
+  // Told of every scored item: what scored it (the request's verifier, else
+  // "reward:<data source>", or "reward" for the default) and its result.
+  std::function<void(const std::string& scorer, const ItemResult& result)> on_item;
 };
 
 class RewardServer {
@@ -40,6 +47,8 @@ class RewardServer {
   void Shutdown(absl::Duration grace = absl::Seconds(5));
   // Blocks until the server has shut down.
   void Wait();
+  // Items received and not yet scored (the scoring queue's depth).
+  int64_t items_in_flight() const;
 
  private:
   class Service;

@@ -19,15 +19,26 @@
 namespace ponder::rollout {
 namespace {
 
+using CallObserver = std::function<void(const char*, absl::StatusCode, double)>;
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+absl::StatusCode FromGrpcCode(const grpc::Status& status) {
+  return static_cast<absl::StatusCode>(status.error_code());
+}
+
 // Generate: the backend's callbacks queue trajectories; one write is in flight at a time.
 // The reactor is shared by gRPC (until OnDone) and the backend's callbacks (until the backend
 // drops them), so it lives as long as either needs it.
 class GenerateReactor : public grpc::ServerWriteReactor<v1::GenerateResponse> {
  public:
   static void Start(RolloutBackend* backend, grpc::CallbackServerContext* context,
-                    const v1::GenerateRequest* proto, const SamplingOptions& defaults,
+                    const v1::GenerateRequest* proto, const ServerOptions& options,
                     grpc::ServerWriteReactor<v1::GenerateResponse>** out) {
-    auto self = std::shared_ptr<GenerateReactor>(new GenerateReactor());
+    const SamplingOptions& defaults = options.defaults;
+    auto self = std::shared_ptr<GenerateReactor>(new GenerateReactor(options.on_call));
     self->self_ = self;
     *out = self.get();
     GenerateRequest request = FromProto(*proto, defaults);
@@ -75,7 +86,7 @@ class GenerateReactor : public grpc::ServerWriteReactor<v1::GenerateResponse> {
   }
 
  private:
-  GenerateReactor() = default;
+  explicit GenerateReactor(const CallObserver& on_call) : on_call_(on_call) {}
 
   void Enqueue(Trajectory t) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -102,10 +113,13 @@ class GenerateReactor : public grpc::ServerWriteReactor<v1::GenerateResponse> {
       StartWrite(&current_);
     } else if (backend_done_) {
       finished_ = true;
+      if (on_call_) on_call_("Generate", FromGrpcCode(status_), SecondsSince(start_));
       Finish(status_);
     }
   }
 
+  const CallObserver on_call_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::mutex mu_;
   std::shared_ptr<GenerateReactor> self_;
   std::shared_ptr<GenerateCall> call_;
@@ -121,15 +135,18 @@ class GenerateReactor : public grpc::ServerWriteReactor<v1::GenerateResponse> {
 class UpdateWeightsReactor : public grpc::ServerReadReactor<v1::UpdateWeightsRequest> {
  public:
   UpdateWeightsReactor(RolloutBackend* backend, v1::UpdateWeightsResponse* response,
-                       uint64_t max_update_bytes)
-      : backend_(backend), response_(response), assembler_(max_update_bytes) {
+                       const ServerOptions& options)
+      : backend_(backend),
+        response_(response),
+        assembler_(options.max_update_bytes),
+        on_call_(options.on_call) {
     StartRead(&message_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client closed its side
       if (!assembler_.committed()) {
-        Finish(grpc::Status(
+        Done(grpc::Status(
             grpc::StatusCode::INVALID_ARGUMENT,
             absl::StrCat("UpdateWeights: the stream ended before the commit "
                          "message (",
@@ -176,7 +193,7 @@ class UpdateWeightsReactor : public grpc::ServerReadReactor<v1::UpdateWeightsReq
         status = absl::InvalidArgumentError("UpdateWeights: an empty stream message");
     }
     if (!status.ok()) {
-      Finish(ToGrpcStatus(status));
+      Done(ToGrpcStatus(status));
       return;
     }
     StartRead(&message_);
@@ -195,12 +212,19 @@ class UpdateWeightsReactor : public grpc::ServerReadReactor<v1::UpdateWeightsReq
       response_->set_apply_seconds(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
-    Finish(ToGrpcStatus(status));  // the last use of `this`
+    Done(ToGrpcStatus(status));  // the last use of `this`
+  }
+
+  void Done(const grpc::Status& status) {
+    if (on_call_) on_call_("UpdateWeights", FromGrpcCode(status), SecondsSince(start_));
+    Finish(status);
   }
 
   RolloutBackend* backend_;
   v1::UpdateWeightsResponse* response_;
   WeightUpdateAssembler assembler_;
+  const CallObserver on_call_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   v1::UpdateWeightsRequest message_;
   std::vector<WeightTensor> tensors_;
 };
@@ -213,21 +237,24 @@ class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
   grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override {
     grpc::ServerWriteReactor<v1::GenerateResponse>* reactor = nullptr;
-    GenerateReactor::Start(backend_, context, request, options_.defaults, &reactor);
+    GenerateReactor::Start(backend_, context, request, options_, &reactor);
     return reactor;
   }
 
   grpc::ServerReadReactor<v1::UpdateWeightsRequest>* UpdateWeights(
       grpc::CallbackServerContext* context, v1::UpdateWeightsResponse* response) override {
-    return new UpdateWeightsReactor(backend_, response, options_.max_update_bytes);
+    return new UpdateWeightsReactor(backend_, response, options_);
   }
 
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
                                       const v1::GetStatusRequest* request,
                                       v1::RolloutStatus* response) override {
+    const auto start = std::chrono::steady_clock::now();
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     absl::StatusOr<BackendStatus> status = backend_->GetStatus();
     if (status.ok()) ToProto(*status, response);
+    if (options_.on_call)
+      options_.on_call("GetStatus", status.status().code(), SecondsSince(start));
     reactor->Finish(ToGrpcStatus(status.status()));
     return reactor;
   }

@@ -1,12 +1,14 @@
 // `ponder verify` and `ponder reward`, run as the user runs them.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <cstdio>
 #include <fstream>
 
 #include "nlohmann/json.hpp"
 #include "reward/reward_backend.h"
+#include "tests/monitor/monitor_testing.h"
 #include "tests/reward/process_testing.h"
 #include "tests/testing.h"
 
@@ -148,6 +150,57 @@ TEST(RewardCommandTest, ServesUntilSignalled) {
   client.token = "";
   auto refused = (*GrpcRewardBackend::Create(client))->Score({input}, {});
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
+TEST(RewardCommandTest, ServesPrometheusMetricsWithMonitorHttp) {
+  testing::ChildProcess server;
+  ASSERT_TRUE(server.Start({Ponder(), "reward", "--listen", "127.0.0.1:0", "monitor.http.port=0",
+                            "reward.timeout_s=30"}));
+  std::string line = server.ReadLine(std::chrono::seconds(30));
+  ASSERT_THAT(line, HasSubstr("ponder reward listening on 127.0.0.1:"));
+  std::string address = line.substr(line.find("127.0.0.1:"));
+  address = address.substr(0, address.find(' '));
+  line = server.ReadLine(std::chrono::seconds(30));
+  ASSERT_THAT(line, HasSubstr("ponder reward: metrics at http://127.0.0.1:"));
+  const int port = std::stoi(line.substr(line.rfind(':') + 1));
+
+  RewardClientOptions client;
+  client.address = address;
+  auto backend = GrpcRewardBackend::Create(client);
+  ASSERT_TRUE(backend.ok());
+  VerifyInput math;
+  math.response = "The answer is 1,234.";
+  math.ground_truth = "1234";
+  ASSERT_TRUE((*backend)->Score({math, math}, {}).ok());
+  // A program for the code verifier: its sandbox verdict is counted.
+  VerifyInput code;
+  code.response = "```python\nprint(int(input()) * 2)\n```";
+  code.ground_truth = {{"language", "python"}, {"tests", {{{"stdin", "2\n"}, {"stdout", "4\n"}}}}};
+  BatchOptions with_code;
+  with_code.verifier = "code";
+  auto scored = (*backend)->Score({code}, with_code);
+  ASSERT_TRUE(scored.ok()) << scored.status();
+
+  httplib::Client http("127.0.0.1", port);
+  auto res = http.Get("/metrics");
+  ASSERT_TRUE(res);
+  const std::string& text = res->body;
+  EXPECT_THAT(text, HasSubstr("ponder_process_info{role=\"reward\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("ponder_reward_items_total{scorer=\"reward\",outcome=\"OK\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("ponder_reward_item_seconds_count{scorer=\"reward\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("ponder_reward_items_total{scorer=\"code\",outcome=\"OK\"} 1\n"));
+  if ((*scored)[0].status.ok()) {
+    const std::string verdict = (*scored)[0].result.details.value("verdict", "");
+    EXPECT_THAT(text,
+                HasSubstr("ponder_reward_code_verdicts_total{verdict=\"" + verdict + "\"} 1\n"));
+  }
+  EXPECT_THAT(
+      text,
+      HasSubstr("ponder_rpc_total{service=\"RewardService\",method=\"Score\",code=\"OK\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("ponder_reward_items_in_flight 0\n"));
+  const monitor::PromtoolResult check = monitor::PromtoolCheck(text);
+  EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include "model/tokenizer.h"
 #include "rollout/engine.h"
 #include "rollout/grpc_backend.h"
+#include "tests/monitor/monitor_testing.h"
 #include "tests/testing.h"
 
 extern char** environ;
@@ -133,10 +135,12 @@ TEST(GenerateCliTest, BadInputNamesTheFileAndLine) {
 }
 
 // Starts `ponder rollout` and returns its pid; its stdout goes to `stdout_path`.
-pid_t StartWorker(const std::string& stdout_path, const std::string& stderr_path) {
+pid_t StartWorker(const std::string& stdout_path, const std::string& stderr_path,
+                  const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args = {Ponder(),      "rollout",   "--listen",
                                    "127.0.0.1:0", "--model",   Model(),
                                    "--tokenizer", Tokenizer(), "rollout.kv_cache_bytes=16777216"};
+  args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -208,6 +212,66 @@ TEST(RolloutCliTest, ServesTheSameTrajectoriesAsInProcessAndStopsOnSigterm) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << pt::ReadFile(err);
   EXPECT_THAT(pt::ReadFile(err), HasSubstr("stopping (signal 15)"));
+  std::remove(out.c_str());
+  std::remove(err.c_str());
+}
+
+// The text after `key` up to the next space or newline in the file at `path`, waiting up to a
+// minute for it to be written.
+std::string WaitForWord(const std::string& path, const std::string& key) {
+  for (int i = 0; i < 600; ++i) {
+    const std::string text = pt::ReadFile(path);
+    const size_t at = text.find(key);
+    const size_t end = at == std::string::npos ? at : text.find_first_of(" \n", at + key.size());
+    if (end != std::string::npos) return text.substr(at + key.size(), end - at - key.size());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return "";
+}
+
+TEST(RolloutCliTest, ServesPrometheusMetricsWithMonitorHttp) {
+  const std::string out = TempPath("metrics.out"), err = TempPath("metrics.err");
+  pid_t pid = StartWorker(out, err, {"monitor.http.port=0"});
+  ASSERT_GT(pid, 0);
+  const std::string address = WaitForWord(out, "listening on ");
+  const std::string url = WaitForWord(out, "metrics at http://");
+  ASSERT_FALSE(address.empty() || url.empty()) << pt::ReadFile(err);
+  auto client = GrpcRolloutBackend::Connect(address);
+  ASSERT_TRUE(client.ok()) << client.status();
+  GenerateRequest request;
+  request.prompts.push_back({.prompt_index = 0, .token_ids = {1, 403}, .n = 2, .sampling = {}});
+  request.prompts[0].sampling.max_new_tokens = 5;
+  ASSERT_TRUE((*client)->Generate(request).ok());
+
+  const std::string host = url.substr(0, url.find(':'));
+  const int port = std::stoi(url.substr(url.find(':') + 1));
+  httplib::Client http(host, port);
+  auto res = http.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  const std::string& text = res->body;
+  EXPECT_THAT(text, HasSubstr("ponder_process_info{role=\"rollout\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("ponder_rollout_weight_version 0\n"));
+  // The budget is rollout.kv_cache_bytes rounded down to whole cache blocks.
+  EXPECT_THAT(text, ::testing::ContainsRegex(
+                        "ponder_rollout_kv_cache_bytes\\{kind=\"budget\"\\} 16[0-9]{6}\n"));
+  EXPECT_THAT(text, HasSubstr("ponder_rollout_sequences{state=\"waiting\"} 0\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "ponder_rpc_total{service=\"RolloutService\",method=\"Generate\",code=\"OK\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("ponder_rpc_seconds_count{service=\"RolloutService\",method=\"Generate\"} 1\n"));
+  EXPECT_THAT(text, ::testing::ContainsRegex("ponder_rollout_generated_tokens_total [1-9]"));
+  const monitor::PromtoolResult check = monitor::PromtoolCheck(text);
+  EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
+
+  client->reset();
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << pt::ReadFile(err);
   std::remove(out.c_str());
   std::remove(err.c_str());
 }
