@@ -141,6 +141,8 @@ window.Ponder = window.Ponder || {};
     connect();
     await selectRun();
     showTab(hash.get("tab") || "overview");
+    // For tests and benchmarks: when the first view was complete, in ms since navigation.
+    document.body.dataset.readyMs = String(Math.round(performance.now()));
     document.body.dataset.ready = "true";
   }
 

@@ -253,6 +253,13 @@ TEST_F(DashboardTest, ConfigHidesTokensAndThePageIsServed) {
     EXPECT_GT(res->body.size(), 100u) << asset;
   }
   EXPECT_THAT(client_->Get("/static/uPlot.LICENSE.txt")->body, HasSubstr("MIT"));
+
+  // What browsers ask for: gzip (fast) rather than brotli (slow at httplib's setting).
+  auto packed =
+      client_->Get("/static/uPlot.iife.min.js", {{"Accept-Encoding", "gzip, deflate, br"}});
+  ASSERT_TRUE(packed);
+  EXPECT_EQ(packed->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_THAT(packed->body, HasSubstr("uPlot"));  // the client inflated it
 }
 
 TEST_F(DashboardTest, MetricsEndpointPassesPromtool) {
