@@ -108,6 +108,7 @@ int RunTrain(const TrainArgs& args) {
   trainer::ControllerOptions options;
   options.resume = !args.resume.empty();
   options.stop_requested = &g_stop;
+  if (server) options.metrics = &registry;
   absl::StatusOr<std::unique_ptr<trainer::Controller>> controller =
       trainer::Controller::Create(*job, options);
   if (!controller.ok()) {

@@ -9,8 +9,7 @@ PrometheusSink::PrometheusSink(Registry* registry)
                                  "holds the curves).",
                                  {"name"})),
       samples_(registry->AddCounter("ponder_train_samples_total",
-                                    "Samples written to the run directory, by kind.",
-                                    {"kind"})) {}
+                                    "Samples written to the run directory, by kind.", {"kind"})) {}
 
 absl::Status PrometheusSink::Write(int64_t step, const Metrics& metrics) {
   step_.Labels({}).Set(static_cast<double>(step));

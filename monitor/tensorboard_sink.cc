@@ -18,7 +18,6 @@ std::string Indented(const std::string& text) {
   return "    " + absl::StrReplaceAll(text, {{"\n", "\n    "}});
 }
 
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TensorBoardSink>> TensorBoardSink::Create(const std::string& run_dir,
@@ -45,8 +44,7 @@ absl::Status TensorBoardSink::WriteEvalSamples(int64_t step,
                             SamplesMarkdown(step, samples, static_cast<size_t>(samples_per_step_)));
 }
 
-std::string SamplesMarkdown(int64_t step, const std::vector<SampleRecord>& samples,
-                            size_t count) {
+std::string SamplesMarkdown(int64_t step, const std::vector<SampleRecord>& samples, size_t count) {
   std::string out;
   for (size_t i = 0; i < samples.size() && i < count; ++i) {
     const SampleRecord& s = samples[i];

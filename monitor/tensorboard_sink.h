@@ -31,7 +31,6 @@ class TensorBoardSink : public MetricsSink {
 
 // The Markdown of a step's text summary: each sample's outcome, prompt and response (as
 // indented code blocks, so that any text shows verbatim).
-std::string SamplesMarkdown(int64_t step, const std::vector<SampleRecord>& samples,
-                            size_t count);
+std::string SamplesMarkdown(int64_t step, const std::vector<SampleRecord>& samples, size_t count);
 
 }  // namespace ponder::monitor

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "monitor/metrics.h"
+#include "monitor/sink_factory.h"
 #include "reward/reward_backend.h"
 #include "trainer/checkpoint.h"
 #include "trainer/evaluation.h"
@@ -27,6 +28,7 @@
 #include "trainer/rollout_backend.h"
 #include "trainer/rollout_round.h"
 #include "trainer/run_state.h"
+#include "trainer/serving_metrics.h"
 #include "trainer/step_metrics.h"
 #include "trainer/training_models.h"
 
@@ -121,7 +123,9 @@ absl::Status Controller::Impl::Setup(const JobConfig& job, const ControllerOptio
   PONDER_ASSIGN_OR_RETURN(rollout_, ConnectRollout(job_, models_.policy, tokenizer_->tokenizer,
                                                    /*version=*/state_.step));
   PONDER_ASSIGN_OR_RETURN(
-      sink_, monitor::RunDirSink::Create(job.run.dir, checkpoint.empty() ? -1 : state_.step));
+      sink_, monitor::MakeMetricsSink(job.monitor, job.run.dir,
+                                      checkpoint.empty() ? -1 : state_.step, options.metrics));
+  if (options.metrics != nullptr) AddRolloutMetrics(*options.metrics, rollout_.backend.get());
   return WriteText(fs::path(job.run.dir) / "config.yaml", config::ToYaml(job_));
 }
 
@@ -300,6 +304,7 @@ absl::Status Controller::Impl::Run() {
       PONDER_RETURN_IF_ERROR(SaveCheckpoint());
     }
   }
+  progress_->Summary();
   return absl::OkStatus();
 }
 

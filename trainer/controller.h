@@ -30,6 +30,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "monitor/prometheus.h"
 #include "trainer/job_config.h"
 
 namespace ponder::trainer {
@@ -41,8 +42,11 @@ struct ControllerOptions {
   // When set to true (e.g. from a SIGINT/SIGTERM handler), the run stops after the current
   // step, checkpoints (checkpoint.on_signal) and Run returns Cancelled.
   const std::atomic<bool>* stop_requested = nullptr;
-  // Print one progress line per step to stderr.
+  // Print one progress line per step to stderr, and a summary at the end.
   bool progress = true;
+  // The process's /metrics (monitor.http): the rollout's status and, with the prometheus
+  // sink, the last step's metrics go there. Null: none. Must outlive the controller.
+  monitor::Registry* metrics = nullptr;
 };
 
 class Controller {

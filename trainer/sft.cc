@@ -17,6 +17,7 @@
 #include "model/checkpoint.h"
 #include "model/decoder.h"
 #include "monitor/metrics.h"
+#include "monitor/sink_factory.h"
 #include "reward/reward_backend.h"
 #include "rollout/engine.h"
 #include "trainer/builtin_task.h"
@@ -261,7 +262,7 @@ absl::StatusOr<SftResult> RunSft(const JobConfig& job, bool progress) {
   for (int32_t id : encoder.stop_token_ids()) sampling.stop_token_ids.push_back(id);
 
   PONDER_ASSIGN_OR_RETURN(std::unique_ptr<monitor::MetricsSink> sink,
-                          monitor::RunDirSink::Create(job.run.dir));
+                          monitor::MakeMetricsSink(job.monitor, job.run.dir));
   {
     std::ofstream out(fs::path(job.run.dir) / "config.yaml", std::ios::trunc);
     out << config::ToYaml(job);

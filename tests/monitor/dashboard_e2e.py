@@ -2,13 +2,14 @@
 """The dashboard in a real browser (CTest label e2e): headless Chromium from Debian, driven by
 Debian's python3-selenium, on the page of a short real run.
 
-1. `ponder train` runs configs/tiny.yaml (a few seconds) with per-token detail for every
-   sample, into a fresh folder; `ponder dashboard --runs` serves that folder on a free port.
+1. `ponder train` runs configs/tiny.yaml (a few seconds) into a fresh folder;
+   `ponder dashboard --runs` serves that folder on a free port.
 2. The overview: every curated chart has data points.
 3. The sample browser: opening a sample shows its response, as the run's samples file has it.
-4. The token view opens, one coloured span per token.
-5. A step appended to metrics.jsonl shows up on the page within 2 s.
-6. A screenshot of the overview is saved (--screenshot).
+4. A step appended to metrics.jsonl shows up on the page within 2 s.
+5. A screenshot of the overview is saved (--screenshot).
+(The token view needs per-token detail in the run directory, which ponder train does not write
+yet; dashboard_test.cc covers its API.)
 
 Usage: dashboard_e2e.py --ponder build/cli/ponder --source . --screenshot out.png
 """
@@ -40,7 +41,7 @@ def fail(message):
 def train(ponder, source, runs):
     run_dir = os.path.join(runs, "tiny")
     command = [ponder, "train", "--config", os.path.join(source, "configs/tiny.yaml"),
-               "run.dir=" + run_dir, "monitor.token_details=1.0"]
+               "run.dir=" + run_dir]
     result = subprocess.run(command, cwd=source, capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         fail("ponder train failed:\n" + result.stderr[-4000:])
@@ -69,12 +70,6 @@ def browser(profile):
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
-def last_line(path):
-    with open(path) as f:
-        lines = [l for l in f if l.strip()]
-    return json.loads(lines[-1])
-
-
 def check_page(driver, url, run_dir, screenshot):
     wait = WebDriverWait(driver, 30)
     driver.get(url)
@@ -93,7 +88,7 @@ def check_page(driver, url, run_dir, screenshot):
         fail(f"overview charts without data: {found}")
     print("overview charts and their points:", points, flush=True)
 
-    # 6. The screenshot (before the page moves on).
+    # 5. The screenshot (before the page moves on).
     driver.save_screenshot(screenshot)
 
     # 3. A sample: the newest step's first line.
@@ -111,19 +106,9 @@ def check_page(driver, url, run_dir, screenshot):
         fail(f"sample 0 of step {steps[-1]} shows {text!r}, its file has {first['response']!r}")
     print(f"sample 0 of step {steps[-1]}: response {text!r} found", flush=True)
 
-    # 4. Its tokens.
-    driver.find_element(By.ID, "open-token-view").click()
-    tokens = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#token-view .tok") or False)
-    coloured = [t for t in tokens if t.value_of_css_property("background-color")
-                not in ("rgba(0, 0, 0, 0)", "transparent")]
-    if not coloured:
-        fail("the token view has no coloured token")
-    print(f"token view: {len(tokens)} tokens, {len(coloured)} coloured", flush=True)
-
-    # 5. A new step, live.
+    # 4. A new step, live.
     driver.find_element(By.CSS_SELECTOR, "#tabs button[data-tab=overview]").click()
     metrics_path = os.path.join(run_dir, "metrics.jsonl")
-    last = last_line(metrics_path)
     step = int(driver.find_element(By.ID, "last-step").text) + 1
     before = int(driver.find_element(By.CSS_SELECTOR, '.chart[data-chart="reward"]')
                  .get_attribute("data-points"))
@@ -141,7 +126,6 @@ def check_page(driver, url, run_dir, screenshot):
         fail(f"step {step} did not appear within 2 s of being written")
     print(f"new step {step} on the page {time.monotonic() - written:.2f} s after it was written",
           flush=True)
-    del last
 
 
 def main():

@@ -73,7 +73,8 @@ TEST(SinkFactoryTest, EverySinkGetsEachStep) {
   EXPECT_THAT(r.out, HasSubstr("\"texts\": {\"samples\": "));
   EXPECT_THAT(r.out, HasSubstr("    2\\n    more"));      // the response, verbatim
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("2+2=")));  // one sample per step
-  EXPECT_THAT(r.out, HasSubstr("\"eval_samples\": \"**step 3, sample 0**: error verifier timed out"));
+  EXPECT_THAT(r.out,
+              HasSubstr("\"eval_samples\": \"**step 3, sample 0**: error verifier timed out"));
   EXPECT_THAT(testing::ReadFile(dir + "/samples/eval_step_3.jsonl"), HasSubstr("timed out"));
   // prometheus
   const std::string text = registry.Exposition();
