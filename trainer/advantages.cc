@@ -104,8 +104,7 @@ absl::StatusOr<at::Tensor> GroupAdvantages(const at::Tensor& scores,
       .to(scores.device(), scores.scalar_type());
 }
 
-absl::StatusOr<Advantages> ComputeAdvantages(const AlgorithmOptions& options,
-                                             const AdvantageInput& in) {
+absl::Status CheckAdvantageInput(const AdvantageInput& in) {
   if (!in.scores.defined() || in.scores.dim() != 1 || !in.mask.defined() || in.mask.dim() != 2 ||
       in.mask.size(0) != in.scores.size(0)) {
     return absl::InvalidArgumentError("advantages need scores [B] and a response mask [B, T]");
@@ -113,68 +112,23 @@ absl::StatusOr<Advantages> ComputeAdvantages(const AlgorithmOptions& options,
   if (in.token_rewards.defined() && !in.token_rewards.sizes().equals(in.mask.sizes())) {
     return absl::InvalidArgumentError("token rewards must have the response mask's shape");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Advantages> SequenceGroupAdvantages(const AdvantageInput& in,
+                                                   GroupBaseline baseline) {
   const auto dtype = in.scores.scalar_type();
   at::Tensor mask = in.mask.to(dtype);
+  // Per-token rewards (a KL penalty) enter a sequence-level estimator as their sum.
+  at::Tensor scores = in.token_rewards.defined()
+                          ? in.scores + (in.token_rewards.to(dtype) * mask).sum(1)
+                          : in.scores;
+  absl::StatusOr<at::Tensor> adv = GroupAdvantages(scores, in.group_ids, baseline);
+  if (!adv.ok()) return adv.status();
   Advantages out;
-  auto broadcast = [&mask](const at::Tensor& per_sample) {
-    return per_sample.reshape({-1, 1}) * mask;
-  };
-  switch (options.adv_estimator) {
-    case AdvEstimator::kGae: {
-      if (!in.values.defined() || !in.values.sizes().equals(in.mask.sizes())) {
-        return absl::InvalidArgumentError(
-            "adv_estimator gae needs critic values with the response mask's shape");
-      }
-      at::Tensor values = in.values.to(dtype) * mask;
-      at::Tensor rewards = PlaceScores(in.scores, mask, in.token_rewards);
-      at::Tensor lam;
-      if (options.lam_length_alpha > 0) {
-        at::Tensor lengths = mask.sum(1);
-        lam = (1.0 - 1.0 / (options.lam_length_alpha * lengths.clamp_min(1e-12))).clamp(0.0, 1.0);
-      } else {
-        lam = at::full({mask.size(0)}, options.lam, mask.options());
-      }
-      at::Tensor adv = Gae(rewards, values, mask, options.gamma, lam);
-      at::Tensor lam_critic = at::full({mask.size(0)}, options.lam_critic, mask.options());
-      out.returns = (Gae(rewards, values, mask, options.gamma, lam_critic) + values) * mask;
-      out.advantages = options.whiten_advantages ? MaskedWhiten(adv, mask) : adv;
-      return out;
-    }
-    case AdvEstimator::kReinforcePP:
-    case AdvEstimator::kReinforcePPBaseline: {
-      at::Tensor scores = in.scores;
-      if (options.adv_estimator == AdvEstimator::kReinforcePPBaseline) {
-        absl::StatusOr<at::Tensor> centered =
-            GroupAdvantages(in.scores, in.group_ids, GroupBaseline::kMean);
-        if (!centered.ok()) return centered.status();
-        scores = *centered;
-      }
-      at::Tensor returns =
-          DiscountedReturns(PlaceScores(scores, mask, in.token_rewards), mask, options.gamma);
-      out.advantages = MaskedWhiten(returns, mask);
-      out.returns = returns;
-      return out;
-    }
-    case AdvEstimator::kGrpo:
-    case AdvEstimator::kKimi:
-    case AdvEstimator::kRloo: {
-      GroupBaseline baseline =
-          options.adv_estimator == AdvEstimator::kRloo ? GroupBaseline::kLeaveOneOut
-          : options.adv_estimator == AdvEstimator::kGrpo && options.norm_adv_by_std_in_grpo
-              ? GroupBaseline::kMeanStd
-              : GroupBaseline::kMean;
-      // Per-token rewards (a KL penalty) enter a sequence-level estimator as their sum.
-      at::Tensor scores = in.token_rewards.defined()
-                              ? in.scores + (in.token_rewards.to(dtype) * mask).sum(1)
-                              : in.scores;
-      absl::StatusOr<at::Tensor> adv = GroupAdvantages(scores, in.group_ids, baseline);
-      if (!adv.ok()) return adv.status();
-      out.advantages = broadcast(*adv);
-      out.returns = out.advantages;
-      return out;
-    }
-  }
-  return absl::InternalError("unknown advantage estimator");
+  out.advantages = adv->reshape({-1, 1}) * mask;
+  out.returns = out.advantages;
+  return out;
 }
 
 }  // namespace ponder::trainer

@@ -1,5 +1,6 @@
-// Advantage estimators on plain tensors (see notes/algorithms.md; the formulas below are what
-// the code computes and what tests/trainer/reference/rl_reference.py recomputes).
+// Advantage estimators on plain tensors (docs/design/algorithms.md; the formulas below are what
+// the estimators in trainer/algorithms/ compute and what
+// tests/trainer/reference/rl_reference.py recomputes).
 //
 // Shapes: B samples, T response positions (right-padded); `mask` [B, T] is 1 on a sample's
 // response tokens. Scores are sequence rewards [B]. All math is in the dtype of `scores`.
@@ -31,7 +32,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "trainer/algorithm_options.h"
 
 namespace ponder::trainer {
 
@@ -43,15 +43,25 @@ struct AdvantageInput {
   std::vector<int64_t> group_ids;  // [B] samples of one prompt share an id
 };
 
+enum class GroupBaseline { kMeanStd, kMean, kLeaveOneOut };
+
 struct Advantages {
   at::Tensor advantages;  // [B, T], 0 outside the mask
   at::Tensor returns;     // [B, T] critic targets (gae) / returns
 };
 
-// Dispatches on options.adv_estimator. InvalidArgument for inconsistent shapes, missing
-// values for gae, or an rloo group of one sample (naming the group).
-absl::StatusOr<Advantages> ComputeAdvantages(const AlgorithmOptions& options,
-                                             const AdvantageInput& input);
+// The estimators themselves are plug-ins (advantage_estimator.h, trainer/algorithms/); these
+// are the pieces they share.
+
+// InvalidArgument unless `input` holds scores [B], a mask [B, T] and, when given, token
+// rewards of the mask's shape.
+absl::Status CheckAdvantageInput(const AdvantageInput& input);
+
+// Sequence-level advantages of a group `baseline` (grpo, kimi, rloo): the score plus the sum
+// of the sample's token rewards, against its group, broadcast over its response tokens; the
+// returns equal the advantages.
+absl::StatusOr<Advantages> SequenceGroupAdvantages(const AdvantageInput& input,
+                                                   GroupBaseline baseline);
 
 // ---- Building blocks (tested one by one) ----
 
@@ -71,7 +81,6 @@ at::Tensor DiscountedReturns(const at::Tensor& rewards, const at::Tensor& mask, 
 // positions); 0 outside the mask.
 at::Tensor MaskedWhiten(const at::Tensor& x, const at::Tensor& mask);
 
-enum class GroupBaseline { kMeanStd, kMean, kLeaveOneOut };
 // Sequence advantages [B] from scores [B] and group ids (see the header comment).
 absl::StatusOr<at::Tensor> GroupAdvantages(const at::Tensor& scores,
                                            const std::vector<int64_t>& group_ids,

@@ -1,9 +1,13 @@
 #include "trainer/algorithm_options.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "trainer/advantage_estimator.h"
+#include "trainer/policy_loss.h"
+#include "trainer/rollout_correction.h"
 
 namespace ponder::trainer {
 
@@ -21,6 +25,35 @@ const char* LossAggModeName(LossAggMode mode) {
   return "?";
 }
 
+namespace {
+
+// A string field that names an entry of `registry`; read back as the entry's own name (an
+// alias such as reinforce_plus_plus becomes reinforce_pp).
+template <typename R>
+void BindRegistered(config::Binder& b, const char* key, std::string& value, const R& registry,
+                    const char* what) {
+  b.Field(key, value)
+      .Must(registry.Contains(value),
+            absl::StrCat("name ", what, " (", registry.Supported(), "; got '", value, "')"));
+  if (b.reading() && registry.Contains(value)) value = registry.Find(value)->name;
+}
+
+}  // namespace
+
+void RolloutCorrectionOptions::Bind(config::Binder& b) {
+  const RolloutCorrectionRegistry& registry = RolloutCorrections();
+  auto check = b.Field("name", name);
+  const RolloutCorrectionRegistry::Entry* entry = registry.Find(name);
+  if (b.reading() && !name.empty()) {
+    check.Must(entry != nullptr,
+               absl::StrCat("be empty (no correction) or name a rollout correction (",
+                            registry.Supported(), "; got '", name, "')"));
+  }
+  b.Field("options", options);
+  // Decode the options with the correction's own type now, so problems surface at load.
+  if (b.reading() && entry != nullptr && entry->check_options) entry->check_options(b, "options");
+}
+
 void AlgorithmOptions::Bind(config::Binder& b) {
   const std::vector<std::string> presets = AlgorithmPresetNames();
   auto is_preset = [&presets](const std::string& n) {
@@ -31,25 +64,19 @@ void AlgorithmOptions::Bind(config::Binder& b) {
             absl::StrCat("name a preset: ", absl::StrJoin(presets, ", "), " (got '", name, "')"));
   // The preset first; the fields given below override it.
   if (b.reading() && is_preset(name)) *this = *AlgorithmPreset(name);
-  b.Enum("adv_estimator", adv_estimator,
-         {{"gae", AdvEstimator::kGae},
-          {"grpo", AdvEstimator::kGrpo},
-          {"rloo", AdvEstimator::kRloo},
-          {"reinforce_pp", AdvEstimator::kReinforcePP},
-          {"reinforce_plus_plus", AdvEstimator::kReinforcePP},
-          {"reinforce_pp_baseline", AdvEstimator::kReinforcePPBaseline},
-          {"reinforce_plus_plus_baseline", AdvEstimator::kReinforcePPBaseline},
-          {"kimi", AdvEstimator::kKimi}});
+  BindFields(b);
+}
+
+void AlgorithmOptions::BindFields(config::Binder& b) {
+  BindRegistered(b, "adv_estimator", adv_estimator, AdvantageEstimators(),
+                 "an advantage estimator");
   b.Field("norm_adv_by_std_in_grpo", norm_adv_by_std_in_grpo);
   b.Field("gamma", gamma).InRange(0.0, 1.0);
   b.Field("lam", lam).InRange(0.0, 1.0);
   b.Field("lam_critic", lam_critic).InRange(0.0, 1.0);
   b.Field("lam_length_alpha", lam_length_alpha).AtLeast(0.0);
   b.Field("whiten_advantages", whiten_advantages);
-  b.Enum("policy_loss", policy_loss,
-         {{"ppo", PolicyLossKind::kPpo},
-          {"gspo", PolicyLossKind::kGspo},
-          {"kimi", PolicyLossKind::kKimi}});
+  BindRegistered(b, "policy_loss", policy_loss, PolicyLosses(), "a policy loss");
   b.Field("clip_ratio_low", clip_ratio_low).InRange(0.0, 1.0);
   b.Field("clip_ratio_high", clip_ratio_high).AtLeast(0.0);
   b.Field("clip_ratio_c", clip_ratio_c)
@@ -76,94 +103,24 @@ void AlgorithmOptions::Bind(config::Binder& b) {
   b.Field("entropy_coeff", entropy_coeff);
   b.Field("positive_nll_coef", positive_nll_coef).AtLeast(0.0);
   b.Field("cliprange_value", cliprange_value).AtLeast(0.0);
+  b.Field("rollout_correction", rollout_correction);
   b.Field("filter_groups", filter_groups);
 }
 
+bool AlgorithmOptions::NeedsCritic() const {
+  absl::StatusOr<std::unique_ptr<AdvantageEstimator>> estimator =
+      AdvantageEstimators().Create(adv_estimator, *this);
+  return estimator.ok() && (*estimator)->NeedsCritic();
+}
+
 absl::Status AlgorithmOptions::Validate() const {
-  if (policy_loss == PolicyLossKind::kKimi && adv_estimator == AdvEstimator::kGae) {
-    return absl::InvalidArgumentError(
-        "policy_loss kimi uses one advantage per sample (r - mean r); it cannot use "
-        "adv_estimator gae (choose kimi, grpo, rloo or reinforce_pp_baseline)");
+  absl::Status status = AdvantageEstimators().Create(adv_estimator, *this).status();
+  if (status.ok()) status = PolicyLosses().Create(policy_loss, *this).status();
+  if (status.ok() && !rollout_correction.name.empty()) {
+    status =
+        RolloutCorrections().Create(rollout_correction.name, rollout_correction.options).status();
   }
-  return absl::OkStatus();
-}
-
-std::vector<std::string> AlgorithmPresetNames() {
-  return {"grpo", "dr_grpo", "dapo", "ppo", "vapo", "kimi", "rloo", "reinforce_pp", "gspo"};
-}
-
-absl::StatusOr<AlgorithmOptions> AlgorithmPreset(const std::string& name) {
-  AlgorithmOptions o;  // the in-class defaults are the grpo preset
-  o.name = name;
-  auto no_kl = [&o] {
-    o.use_kl_loss = false;
-    o.use_kl_in_reward = false;
-  };
-  if (name == "grpo") {
-    return o;
-  }
-  if (name == "dr_grpo") {
-    o.norm_adv_by_std_in_grpo = false;
-    o.loss_agg_mode = LossAggMode::kSeqMeanTokenSumNorm;
-    no_kl();
-    return o;
-  }
-  if (name == "dapo") {
-    o.clip_ratio_high = 0.28;
-    o.clip_ratio_c = 10.0;
-    o.loss_agg_mode = LossAggMode::kTokenMean;
-    no_kl();
-    o.filter_groups.enable = true;
-    return o;
-  }
-  if (name == "ppo" || name == "vapo") {
-    o.adv_estimator = AdvEstimator::kGae;
-    o.gamma = 1.0;
-    o.lam = 0.95;
-    o.lam_critic = 1.0;
-    o.loss_agg_mode = LossAggMode::kTokenMean;
-    no_kl();
-    if (name == "vapo") {
-      o.lam_length_alpha = 0.05;
-      o.clip_ratio_high = 0.28;
-      o.positive_nll_coef = 0.1;
-    }
-    return o;
-  }
-  if (name == "kimi") {
-    o.adv_estimator = AdvEstimator::kKimi;
-    o.policy_loss = PolicyLossKind::kKimi;
-    o.kimi_tau = 0.1;
-    o.reset_optimizer_per_step = true;
-    o.loss_agg_mode = LossAggMode::kSeqMeanTokenSum;
-    no_kl();
-    return o;
-  }
-  if (name == "rloo") {
-    o.adv_estimator = AdvEstimator::kRloo;
-    o.loss_agg_mode = LossAggMode::kSeqMeanTokenSum;
-    no_kl();
-    return o;
-  }
-  if (name == "reinforce_pp") {
-    o.adv_estimator = AdvEstimator::kReinforcePP;
-    o.loss_agg_mode = LossAggMode::kTokenMean;
-    o.use_kl_loss = false;
-    o.use_kl_in_reward = true;
-    o.kl_penalty = KlEstimator::kK1;
-    o.kl_coef = 0.001;
-    return o;
-  }
-  if (name == "gspo") {
-    o.policy_loss = PolicyLossKind::kGspo;
-    o.clip_ratio_low = 3e-4;
-    o.clip_ratio_high = 4e-4;
-    o.loss_agg_mode = LossAggMode::kSeqMeanTokenMean;
-    no_kl();
-    return o;
-  }
-  return absl::InvalidArgumentError(absl::StrCat("unknown algorithm '", name, "' (choose one of: ",
-                                                 absl::StrJoin(AlgorithmPresetNames(), ", "), ")"));
+  return status;
 }
 
 }  // namespace ponder::trainer

@@ -1,8 +1,9 @@
 // `algorithm:` — how rewards become advantages and advantages become a loss.
 //
 // `name` picks a preset, a documented set of the options below; every option given next to
-// it overrides the preset (`algorithm: {name: dapo, clip_ratio_high: 0.3}`). Presets
-// (sources in shared/notes/algorithms.md):
+// it overrides the preset (`algorithm: {name: dapo, clip_ratio_high: 0.3}`). The presets are
+// a data table of option overrides in trainer/algorithm_presets.cc (sources in
+// docs/design/algorithms.md):
 //
 //   grpo          DeepSeekMath/R1 GRPO: adv_estimator grpo (group mean and std),
 //                 policy_loss ppo (clip 0.2), loss_agg_mode seq-mean-token-mean, KL to the
@@ -38,6 +39,11 @@
 //                 length-normalised log-ratio), clip_ratio_low 3e-4, clip_ratio_high 4e-4,
 //                 seq-mean-token-mean, no KL.
 //
+// `adv_estimator` and `policy_loss` name registered plug-ins (advantage_estimator.h,
+// policy_loss.h; the list is trainer/algorithm_list.cc), and so does
+// `rollout_correction: {name: ..., options: {...}}` (rollout_correction.h; off by default),
+// which corrects the policy loss for the gap between the rollout's and the trainer's log-probs.
+//
 // Option names follow verl (adv_estimator, norm_adv_by_std_in_grpo, gamma, lam,
 // clip_ratio_low/high/c, loss_agg_mode, use_kl_in_reward, kl_coef, kl_penalty, use_kl_loss,
 // kl_loss_coef, kl_loss_type, entropy_coeff, cliprange_value, filter_groups). The group-level
@@ -54,18 +60,24 @@
 
 namespace ponder::trainer {
 
-enum class AdvEstimator { kGae, kGrpo, kRloo, kReinforcePP, kReinforcePPBaseline, kKimi };
-enum class PolicyLossKind { kPpo, kGspo, kKimi };
 enum class LossAggMode { kTokenMean, kSeqMeanTokenSum, kSeqMeanTokenMean, kSeqMeanTokenSumNorm };
 // Estimators of KL(pi || pi_ref) per token from log r = log pi_ref - log pi (Schulman):
 // k1 = -log r, k2 = (log r)^2 / 2, k3 = r - 1 - log r, abs = |log r|.
 enum class KlEstimator { kK1, kK2, kK3, kAbs };
 
+// A rollout correction (rollout_correction.h) and its own options.
+struct RolloutCorrectionOptions {
+  std::string name;       // a registered rollout correction; empty: none
+  config::Block options;  // its options, decoded by the correction
+
+  void Bind(config::Binder& b);
+};
+
 struct AlgorithmOptions {
   std::string name = "grpo";
 
   // Advantages.
-  AdvEstimator adv_estimator = AdvEstimator::kGrpo;
+  std::string adv_estimator = "grpo";  // a registered advantage estimator
   bool norm_adv_by_std_in_grpo = true;
   double gamma = 1.0;
   double lam = 1.0;               // GAE lambda of the policy's advantages
@@ -74,7 +86,7 @@ struct AlgorithmOptions {
   bool whiten_advantages = true;  // gae: normalise advantages over the batch's tokens
 
   // Policy loss.
-  PolicyLossKind policy_loss = PolicyLossKind::kPpo;
+  std::string policy_loss = "ppo";  // a registered policy loss
   double clip_ratio_low = 0.2;
   double clip_ratio_high = 0.2;
   double clip_ratio_c = 3.0;  // dual clip for negative advantages; 0: off (else > 1)
@@ -97,6 +109,9 @@ struct AlgorithmOptions {
   double positive_nll_coef = 0.0;  // VAPO mu: NLL on responses marked correct
   double cliprange_value = 0.5;    // critic value clipping
 
+  // Correction for the gap between the rollout's and the trainer's log-probs.
+  RolloutCorrectionOptions rollout_correction;
+
   // DAPO dynamic sampling (applied by the controller, see group_filter.h).
   FilterGroupsOptions filter_groups;
 
@@ -104,13 +119,18 @@ struct AlgorithmOptions {
   bool NeedsReference() const {
     return (use_kl_in_reward && kl_coef > 0) || (use_kl_loss && kl_loss_coef > 0);
   }
-  bool NeedsCritic() const { return adv_estimator == AdvEstimator::kGae; }
+  // Whether the advantage estimator needs a critic (a value model).
+  bool NeedsCritic() const;
 
   void Bind(config::Binder& b);
+  // Every field but `name` (what a preset overrides).
+  void BindFields(config::Binder& b);
+  // The loss, the estimator and the correction accept these options together.
   absl::Status Validate() const;
 };
 
 // The preset `name` (see above); InvalidArgument listing the presets when unknown.
+// (trainer/algorithm_presets.cc)
 absl::StatusOr<AlgorithmOptions> AlgorithmPreset(const std::string& name);
 // Names of all presets, in the order documented above.
 std::vector<std::string> AlgorithmPresetNames();

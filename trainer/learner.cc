@@ -1,8 +1,10 @@
+// Learner::Step in named phases (the order of learner.h): reference terms, score shaping,
+// advantages and their statistics, the loss inputs (masks, rollout correction), then the
+// policy and critic updates over mini-batches and epochs. The loss terms are composed in one
+// place, PolicyLossTerms.
 #include "trainer/learner.h"
 
 #include <ATen/ATen.h>
-#include <torch/nn/utils/clip_grad.h>
-#include <torch/optim/adamw.h>
 
 #include <chrono>
 #include <cmath>
@@ -12,82 +14,22 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
-#include "spdlog/spdlog.h"
-#include "trainer/advantages.h"
+#include "trainer/advantage_estimator.h"
 #include "trainer/batching.h"
 #include "trainer/internal/random.h"
 #include "trainer/losses.h"
+#include "trainer/optimizer.h"
+#include "trainer/packed_batch.h"
+#include "trainer/policy_loss.h"
+#include "trainer/rollout_correction.h"
 
 namespace ponder::trainer {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The batch laid out for the model: rows = prompt + response, right-padded.
-struct PackedBatch {
-  int64_t size = 0;
-  at::Tensor tokens;                      // [B, L] int64
-  at::Tensor attention_mask;              // [B, L] int64
-  at::Tensor targets;                     // [B, L] int64, -1 outside the responses
-  at::Tensor positions;                   // [B, T] int64: where each response token's log-prob sits
-  at::Tensor mask;                        // [B, T] dtype: response tokens
-  std::vector<int64_t> lengths;           // prompt + response
-  std::vector<int64_t> response_lengths;  // response
-};
-
-PackedBatch Pack(const std::vector<Trajectory>& batch, at::ScalarType dtype, c10::Device device) {
-  PackedBatch p;
-  p.size = static_cast<int64_t>(batch.size());
-  int64_t L = 0, T = 0;
-  for (const Trajectory& t : batch) {
-    const int64_t P = static_cast<int64_t>(t.prompt_ids.size());
-    const int64_t R = static_cast<int64_t>(t.response_ids.size());
-    p.lengths.push_back(P + R);
-    p.response_lengths.push_back(R);
-    L = std::max(L, P + R);
-    T = std::max(T, R);
-  }
-  at::Tensor tokens = at::zeros({p.size, L}, at::kLong);
-  at::Tensor attention = at::zeros({p.size, L}, at::kLong);
-  at::Tensor targets = at::full({p.size, L}, -1, at::kLong);
-  at::Tensor positions = at::zeros({p.size, T}, at::kLong);
-  at::Tensor mask = at::zeros({p.size, T}, at::kDouble);
-  auto tk = tokens.accessor<int64_t, 2>();
-  auto at_ = attention.accessor<int64_t, 2>();
-  auto tg = targets.accessor<int64_t, 2>();
-  auto ps = positions.accessor<int64_t, 2>();
-  auto mk = mask.accessor<double, 2>();
-  for (int64_t b = 0; b < p.size; ++b) {
-    const Trajectory& t = batch[b];
-    const int64_t P = static_cast<int64_t>(t.prompt_ids.size());
-    for (int64_t j = 0; j < P; ++j) tk[b][j] = t.prompt_ids[j];
-    for (int64_t r = 0; r < static_cast<int64_t>(t.response_ids.size()); ++r) {
-      tk[b][P + r] = t.response_ids[r];
-      tg[b][P + r - 1] = t.response_ids[r];  // predicted from the position before it
-      ps[b][r] = P + r - 1;
-      mk[b][r] = 1.0;
-    }
-    for (int64_t j = 0; j < P + static_cast<int64_t>(t.response_ids.size()); ++j) at_[b][j] = 1;
-  }
-  p.tokens = tokens.to(device);
-  p.attention_mask = attention.to(device);
-  p.targets = targets.to(device);
-  p.positions = positions.to(device);
-  p.mask = mask.to(device, dtype);
-  return p;
-}
-
-at::Tensor RowIndex(const std::vector<int64_t>& rows, c10::Device device) {
-  return at::tensor(rows, at::kLong).to(device);
-}
-
-// Rows `rows` of a [B, X] tensor, cut to the first `width` columns.
-at::Tensor Rows(const at::Tensor& x, const at::Tensor& rows, int64_t width) {
-  return x.index_select(0, rows).narrow(1, 0, width);
-}
-
-absl::Status FromTorch(const c10::Error& e, const char* what) {
-  return absl::InternalError(absl::StrCat(what, " failed: ", e.what_without_backtrace()));
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
 // Running means of metrics over the updates of one step.
@@ -106,6 +48,40 @@ class MetricMeans {
   std::map<std::string, std::pair<double, int64_t>> sums_;
 };
 
+// Mean of `x` over the mask positions.
+double MaskedMean(const at::Tensor& x, const at::Tensor& mask) {
+  return (x * mask).sum().item<double>() / mask.sum().item<double>();
+}
+
+// What the phases of one step share.
+struct StepData {
+  const std::vector<Trajectory>* batch = nullptr;
+  PackedBatch b;
+  at::Tensor behaviour;   // [B, T] the rollout's log-probs (undefined unless every sample has them)
+  at::Tensor old_logp;    // [B, T] pi_old
+  at::Tensor ref_logp;    // [B, T] the reference's, when a KL term needs it
+  at::Tensor old_values;  // [B, T] the critic's, with a critic
+  std::vector<double> scores;  // after group shaping
+  std::vector<bool> correct;
+  std::vector<int64_t> group_ids;
+  Advantages adv;
+  at::Tensor loss_mask;  // [B, T] tokens that enter the losses
+  at::Tensor weights;    // [B, T] per-token policy-gradient weights (rollout correction)
+  at::Tensor positive;   // [B] samples marked correct (positive-example NLL)
+};
+
+// The summed loss of one micro-batch and the metrics of its terms.
+struct LossTerms {
+  at::Tensor total;
+  std::map<std::string, double> sums;
+};
+
+// Where an update's time went, and the tokens it processed.
+struct UpdateCounters {
+  int64_t train_tokens = 0;
+  double forward_s = 0, backward_s = 0, optimizer_s = 0;
+};
+
 }  // namespace
 
 struct Learner::Impl {
@@ -115,177 +91,361 @@ struct Learner::Impl {
   TrainablePolicy* policy = nullptr;
   TrainablePolicy* reference = nullptr;
   ValueModel* critic = nullptr;
-  std::vector<at::Tensor> policy_params;
-  std::vector<at::Tensor> critic_params;
-  std::unique_ptr<torch::optim::AdamW> policy_opt;
-  std::unique_ptr<torch::optim::AdamW> critic_opt;
+  std::unique_ptr<PolicyLoss> loss;
+  std::unique_ptr<AdvantageEstimator> estimator;
+  std::unique_ptr<RolloutCorrection> correction;  // null: none
+  std::unique_ptr<OptimizerStep> policy_opt;
+  std::unique_ptr<OptimizerStep> critic_opt;  // with a critic
   std::mt19937_64 rng;
-  int64_t skipped_policy_steps = 0;
-  int64_t skipped_critic_steps = 0;
   at::ScalarType dtype = at::kFloat;
   c10::Device device = c10::kCPU;
 
-  std::unique_ptr<torch::optim::AdamW> MakeOptimizer(const std::vector<at::Tensor>& params,
-                                                     double lr) const {
-    torch::optim::AdamWOptions o(lr);
-    o.betas(std::make_tuple(opts.betas[0], opts.betas[1]));
-    o.eps(opts.eps);
-    o.weight_decay(opts.weight_decay);
-    return std::make_unique<torch::optim::AdamW>(params, o);
-  }
-
-  static void SetLr(torch::optim::Optimizer& opt, double lr) {
-    for (auto& group : opt.param_groups()) {
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    }
-  }
+  absl::Status Validate(const std::vector<Trajectory>& batch) const;
+  absl::Status ReferenceTerms(StepData& d, LearnerStep& out) const;
+  absl::Status ShapeScores(StepData& d, int64_t step, LearnerStep& out) const;
+  absl::Status EstimateAdvantages(StepData& d, LearnerStep& out) const;
+  absl::Status LossInputs(StepData& d, LearnerStep& out) const;
+  absl::Status Update(const StepData& d, int64_t step, LearnerStep& out, UpdateCounters& counters);
+  absl::StatusOr<LearnerStep> RunStep(const std::vector<Trajectory>& batch, int64_t step);
+  absl::Status UpdatePolicy(const StepData& d, const std::vector<std::vector<int64_t>>& micros,
+                            const LossScale& scale, MetricMeans& means, UpdateCounters& counters);
+  absl::StatusOr<LossTerms> PolicyLossTerms(const StepData& d, const std::vector<int64_t>& rows,
+                                            const RowScores& scored, const LossScale& scale) const;
+  absl::Status UpdateCritic(const StepData& d, const std::vector<std::vector<int64_t>>& micros,
+                            const LossScale& scale, MetricMeans& means);
 
   double NormConstant() const {
     return algo.loss_scale_factor > 0 ? algo.loss_scale_factor
                                       : static_cast<double>(lopts.max_response_length);
   }
-
-  absl::Status Validate(const std::vector<Trajectory>& batch) const {
-    if (batch.empty()) return absl::InvalidArgumentError("learner step on an empty batch");
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const Trajectory& t = batch[i];
-      auto bad = [i](const std::string& what) {
-        return absl::InvalidArgumentError(absl::StrCat("trajectory ", i, ": ", what));
-      };
-      if (t.prompt_ids.empty()) return bad("empty prompt");
-      if (t.response_ids.empty()) return bad("empty response");
-      if (!std::isfinite(t.score)) return bad(absl::StrCat("score is not finite (", t.score, ")"));
-      if (!t.behaviour_log_probs.empty() && t.behaviour_log_probs.size() != t.response_ids.size()) {
-        return bad(absl::StrCat(t.behaviour_log_probs.size(), " behaviour log-probs for ",
-                                t.response_ids.size(), " response tokens"));
-      }
-      if (!opts.recompute_logprobs && t.behaviour_log_probs.empty()) {
-        return bad("no behaviour log-probs, and trainer.recompute_logprobs is false");
-      }
-      for (float lp : t.behaviour_log_probs) {
-        if (!std::isfinite(lp) || lp > 0) {
-          return bad(absl::StrCat("behaviour log-prob ", lp, " is not a log-probability"));
-        }
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  // Log-probs (and entropy) of the response tokens of `rows`: [n, T_rows].
-  absl::StatusOr<std::pair<at::Tensor, at::Tensor>> ScoreRows(TrainablePolicy* model,
-                                                              const PackedBatch& b,
-                                                              const std::vector<int64_t>& rows,
-                                                              bool entropy) const {
-    int64_t L = 0, T = 0;
-    for (int64_t r : rows) {
-      L = std::max(L, b.lengths[r]);
-      T = std::max(T, b.response_lengths[r]);
-    }
-    at::Tensor idx = RowIndex(rows, device);
-    absl::StatusOr<TokenScores> scores;
-    try {
-      scores = model->Score(Rows(b.tokens, idx, L), Rows(b.attention_mask, idx, L),
-                            Rows(b.targets, idx, L), entropy);
-    } catch (const c10::Error& e) {
-      return FromTorch(e, "policy forward");
-    }
-    if (!scores.ok()) return scores.status();
-    at::Tensor positions = Rows(b.positions, idx, T);
-    at::Tensor logp = scores->log_probs.gather(1, positions).to(dtype);
-    at::Tensor ent;
-    if (entropy && scores->entropy.defined()) ent = scores->entropy.gather(1, positions).to(dtype);
-    return std::make_pair(logp, ent);
-  }
-
-  absl::StatusOr<at::Tensor> ValueRows(const PackedBatch& b,
-                                       const std::vector<int64_t>& rows) const {
-    int64_t L = 0, T = 0;
-    for (int64_t r : rows) {
-      L = std::max(L, b.lengths[r]);
-      T = std::max(T, b.response_lengths[r]);
-    }
-    at::Tensor idx = RowIndex(rows, device);
-    absl::StatusOr<at::Tensor> values;
-    try {
-      values = critic->Values(Rows(b.tokens, idx, L), Rows(b.attention_mask, idx, L));
-    } catch (const c10::Error& e) {
-      return FromTorch(e, "critic forward");
-    }
-    if (!values.ok()) return values.status();
-    return values->gather(1, Rows(b.positions, idx, T)).to(dtype);
-  }
-
-  // A no-grad pass over the whole batch in micro-batches, filling [B, T].
-  template <typename Fn>
-  absl::StatusOr<at::Tensor> FillAll(const PackedBatch& b, Fn&& fn) const {
-    at::NoGradGuard no_grad;
-    at::Tensor out = at::zeros_like(b.mask);
-    std::vector<int64_t> all(b.size);
-    for (int64_t i = 0; i < b.size; ++i) all[i] = i;
-    for (const auto& rows : PackMicroBatches(all, b.lengths, opts.max_tokens_per_micro_batch)) {
-      absl::StatusOr<at::Tensor> part = fn(rows);
-      if (!part.ok()) return part.status();
-      at::Tensor idx = RowIndex(rows, device);
-      out.index_copy_(0, idx, at::constant_pad_nd(*part, {0, out.size(1) - part->size(1)}));
-    }
-    return out * b.mask;
-  }
-
-  // Global L2 norm of the gradients; non-finite when any gradient is.
-  static double GradNorm(const std::vector<at::Tensor>& params) {
-    double sq = 0;
-    for (const at::Tensor& p : params) {
-      if (p.grad().defined()) {
-        const double n = p.grad().norm().item<double>();
-        sq += n * n;
-      }
-    }
-    return std::sqrt(sq);
-  }
-
-  // Drops the gradients (rather than filling them with zeros): the next backward writes them
-  // afresh, and parameters without a gradient are skipped by AdamW.
-  static void ClearGrads(const std::vector<at::Tensor>& params) {
-    for (const at::Tensor& p : params) {
-      if (p.grad().defined()) p.mutable_grad() = at::Tensor();
-    }
-  }
-
-  // Clips and steps, or skips the step when `ok_loss` is false or the gradients are not
-  // finite. Returns the gradient norm before clipping.
-  double ClipAndStep(torch::optim::Optimizer& opt, const std::vector<at::Tensor>& params,
-                     bool ok_loss, int64_t& skipped, const char* who) {
-    const double norm = GradNorm(params);
-    if (!ok_loss || !std::isfinite(norm)) {
-      ++skipped;
-      spdlog::warn("{}: non-finite {} -- optimizer step skipped ({} skipped so far)", who,
-                   ok_loss ? "gradients" : "loss", skipped);
-      ClearGrads(params);
-      return norm;
-    }
-    if (opts.grad_clip > 0 && norm > opts.grad_clip) {
-      const double coef = opts.grad_clip / (norm + 1e-6);
-      for (const at::Tensor& p : params) {
-        if (p.grad().defined()) p.grad().mul_(coef);
-      }
-    }
-    opt.step();
-    return norm;
-  }
 };
+
+absl::Status Learner::Impl::Validate(const std::vector<Trajectory>& batch) const {
+  if (batch.empty()) return absl::InvalidArgumentError("learner step on an empty batch");
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Trajectory& t = batch[i];
+    auto bad = [i](const std::string& what) {
+      return absl::InvalidArgumentError(absl::StrCat("trajectory ", i, ": ", what));
+    };
+    if (t.prompt_ids.empty()) return bad("empty prompt");
+    if (t.response_ids.empty()) return bad("empty response");
+    if (!std::isfinite(t.score)) return bad(absl::StrCat("score is not finite (", t.score, ")"));
+    if (!t.behaviour_log_probs.empty() && t.behaviour_log_probs.size() != t.response_ids.size()) {
+      return bad(absl::StrCat(t.behaviour_log_probs.size(), " behaviour log-probs for ",
+                              t.response_ids.size(), " response tokens"));
+    }
+    if (!opts.recompute_logprobs && t.behaviour_log_probs.empty()) {
+      return bad("no behaviour log-probs, and trainer.recompute_logprobs is false");
+    }
+    for (float lp : t.behaviour_log_probs) {
+      if (!std::isfinite(lp) || lp > 0) {
+        return bad(absl::StrCat("behaviour log-prob ", lp, " is not a log-probability"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---- 1. Reference terms: pi_behaviour, pi_old, pi_ref and critic values (no grad) ---------
+
+absl::Status Learner::Impl::ReferenceTerms(StepData& d, LearnerStep& out) const {
+  const std::vector<Trajectory>& batch = *d.batch;
+  const PackedBatch& b = d.b;
+  bool all_behaviour = true;
+  for (const Trajectory& t : batch) all_behaviour = all_behaviour && !t.behaviour_log_probs.empty();
+  if (all_behaviour) {
+    at::Tensor bl = at::zeros({b.size, b.mask.size(1)}, at::kDouble);
+    auto acc = bl.accessor<double, 2>();
+    for (int64_t i = 0; i < b.size; ++i) {
+      for (size_t r = 0; r < batch[i].behaviour_log_probs.size(); ++r) {
+        acc[i][r] = batch[i].behaviour_log_probs[r];
+      }
+    }
+    d.behaviour = bl.to(device, dtype);
+  }
+  auto log_probs_of = [&](TrainablePolicy* model) {
+    return FillAll(b, opts.max_tokens_per_micro_batch,
+                   [&](const std::vector<int64_t>& rows) -> absl::StatusOr<at::Tensor> {
+                     PONDER_ASSIGN_OR_RETURN(RowScores s, ScoreRows(*model, b, rows, false));
+                     return s.log_probs;
+                   });
+  };
+  if (opts.recompute_logprobs) {
+    PONDER_ASSIGN_OR_RETURN(d.old_logp, log_probs_of(policy));
+    if (all_behaviour) {
+      out.metrics["rollout/logp_mismatch/mean"] =
+          MaskedMean((d.old_logp - d.behaviour).abs(), b.mask);
+    }
+  } else {
+    d.old_logp = d.behaviour;
+  }
+  if (algo.NeedsReference()) {
+    PONDER_ASSIGN_OR_RETURN(d.ref_logp, log_probs_of(reference));
+    out.metrics["kl_ref/mean"] =
+        MaskedMean(KlPenalty(d.old_logp, d.ref_logp, KlEstimator::kK1), b.mask);
+  }
+  if (critic != nullptr) {
+    PONDER_ASSIGN_OR_RETURN(d.old_values, FillAll(b, opts.max_tokens_per_micro_batch,
+                                                  [&](const std::vector<int64_t>& rows) {
+                                                    return ValueRows(*critic, b, rows);
+                                                  }));
+  }
+  return absl::OkStatus();
+}
+
+// ---- 2. Score shaping: the group hook (Kimi length penalty, DAPO overlong) -----------------
+
+absl::Status Learner::Impl::ShapeScores(StepData& d, int64_t step, LearnerStep& out) const {
+  const std::vector<Trajectory>& batch = *d.batch;
+  const int64_t B = d.b.size;
+  d.scores.resize(B);
+  d.correct.resize(B);
+  d.group_ids.resize(B);
+  for (int64_t i = 0; i < B; ++i) {
+    d.scores[i] = batch[i].score;
+    d.correct[i] = batch[i].correct.value_or(batch[i].score > 0);
+    d.group_ids[i] = batch[i].group;
+  }
+  if (lopts.group_shaping) {
+    std::map<int64_t, std::vector<int64_t>> groups;
+    for (int64_t i = 0; i < B; ++i) groups[d.group_ids[i]].push_back(i);
+    for (const auto& [group, rows] : groups) {
+      std::vector<int64_t> lengths;
+      std::vector<bool> ok;
+      std::vector<double> s;
+      for (int64_t i : rows) {
+        lengths.push_back(d.b.response_lengths[i]);
+        ok.push_back(d.correct[i]);
+        s.push_back(d.scores[i]);
+      }
+      absl::Status st = lopts.group_shaping(step, lengths, ok, s);
+      if (!st.ok()) return Annotate(st, absl::StrCat("group reward shaping of group ", group));
+      for (size_t k = 0; k < rows.size(); ++k) d.scores[rows[k]] = s[k];
+    }
+  }
+  out.scores = d.scores;
+  return absl::OkStatus();
+}
+
+// ---- 3. Advantages (with KL in the reward) and their statistics -----------------------------
+
+absl::Status Learner::Impl::EstimateAdvantages(StepData& d, LearnerStep& out) const {
+  const at::Tensor& mask = d.b.mask;
+  AdvantageInput in;
+  in.scores = at::tensor(d.scores, at::kDouble).to(device, dtype);
+  in.mask = mask;
+  in.group_ids = d.group_ids;
+  in.values = d.old_values;
+  if (algo.use_kl_in_reward && algo.kl_coef > 0) {
+    in.token_rewards = -algo.kl_coef * KlPenalty(d.old_logp, d.ref_logp, algo.kl_penalty) * mask;
+  }
+  PONDER_ASSIGN_OR_RETURN(d.adv, ComputeAdvantages(*estimator, in));
+  const at::Tensor& a = d.adv.advantages;
+  const double n = mask.sum().item<double>();
+  const double mean = (a * mask).sum().item<double>() / n;
+  const double var = ((a - mean).pow(2) * mask).sum().item<double>() / std::max(1.0, n);
+  out.metrics["adv/mean"] = mean;
+  out.metrics["adv/std"] = std::sqrt(var);
+  at::Tensor per_sample = ((a * mask).sum(1) / mask.sum(1).clamp_min(1.0)).to(at::kDouble).cpu();
+  out.advantages.assign(per_sample.data_ptr<double>(), per_sample.data_ptr<double>() + d.b.size);
+  if (critic != nullptr) {
+    const at::Tensor& ret = d.adv.returns;
+    const at::Tensor& v = d.old_values;
+    const double ret_mean = (ret * mask).sum().item<double>() / n;
+    const double ret_var = ((ret - ret_mean).pow(2) * mask).sum().item<double>() / n;
+    const double res = ((ret - v) * mask).sum().item<double>() / n;
+    const double res_var = ((ret - v - res).pow(2) * mask).sum().item<double>() / n;
+    out.metrics["critic/explained_var"] = ret_var > 0 ? 1.0 - res_var / ret_var : 0.0;
+    out.metrics["critic/values/mean"] = (v * mask).sum().item<double>() / n;
+  }
+  return absl::OkStatus();
+}
+
+// ---- 4. Loss inputs: truncation mask, rollout correction, positive samples ------------------
+
+absl::Status Learner::Impl::LossInputs(StepData& d, LearnerStep& out) const {
+  const int64_t B = d.b.size;
+  d.loss_mask = d.b.mask;
+  if (algo.mask_truncated) {
+    std::vector<double> keep(B);
+    for (int64_t i = 0; i < B; ++i) keep[i] = (*d.batch)[i].truncated ? 0.0 : 1.0;
+    d.loss_mask = d.b.mask * at::tensor(keep, at::kDouble).to(device, dtype).unsqueeze(1);
+  }
+  if (correction != nullptr) {
+    if (!d.behaviour.defined()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "algorithm.rollout_correction ", algo.rollout_correction.name,
+          " needs the rollout's log-probs of every sample; some trajectories have none"));
+    }
+    RolloutCorrectionOutput c = correction->Apply({d.old_logp, d.behaviour, d.loss_mask});
+    d.loss_mask = c.mask;
+    d.weights = c.weights;
+    for (const auto& [name, value] : c.metrics) out.metrics[name] = value;
+  }
+  std::vector<double> positive(B);
+  for (int64_t i = 0; i < B; ++i) positive[i] = d.correct[i] ? 1.0 : 0.0;
+  d.positive = at::tensor(positive, at::kDouble).to(device, dtype);
+  return absl::OkStatus();
+}
+
+// ---- 5. Updates: epochs over mini-batches, each one optimizer step per model -----------------
+
+absl::Status Learner::Impl::Update(const StepData& d, int64_t step, LearnerStep& out,
+                                   UpdateCounters& counters) {
+  if (algo.reset_optimizer_per_step) policy_opt->Reset();
+  out.metrics["actor/lr"] = policy_opt->ScheduleFor(step);
+  const bool update_actor = critic == nullptr || step >= opts.critic_warmup;
+  if (critic_opt) out.metrics["critic/lr"] = critic_opt->ScheduleFor(step);
+  MetricMeans means;
+  for (int64_t epoch = 0; epoch < opts.ppo_epochs; ++epoch) {
+    auto minis =
+        SplitMiniBatches(d.group_ids, opts.ppo_mini_batch_size, opts.shuffle ? &rng : nullptr);
+    for (const std::vector<int64_t>& mini : minis) {
+      const at::Tensor mini_idx = RowIndex(mini, device);
+      const LossScale scale = LossScale::Of(d.loss_mask.index_select(0, mini_idx), NormConstant(),
+                                            d.positive.index_select(0, mini_idx));
+      if (scale.tokens == 0) {  // every sample masked (truncated with mask_truncated ...)
+        means.Add("actor/empty_mini_batches", 1.0);
+        continue;
+      }
+      const auto micros = PackMicroBatches(mini, d.b.lengths, opts.max_tokens_per_micro_batch);
+      if (update_actor) PONDER_RETURN_IF_ERROR(UpdatePolicy(d, micros, scale, means, counters));
+      if (critic != nullptr) PONDER_RETURN_IF_ERROR(UpdateCritic(d, micros, scale, means));
+    }
+  }
+  means.Into(out.metrics);
+  out.metrics["actor/skipped_steps"] = static_cast<double>(policy_opt->skipped());
+  if (critic != nullptr) {
+    out.metrics["critic/skipped_steps"] = static_cast<double>(critic_opt->skipped());
+  }
+  return absl::OkStatus();
+}
+
+// The policy's loss on one micro-batch: the policy loss, KL to the reference, the entropy
+// bonus and the positive-example NLL, each with its coefficient; and their metrics.
+absl::StatusOr<LossTerms> Learner::Impl::PolicyLossTerms(const StepData& d,
+                                                         const std::vector<int64_t>& rows,
+                                                         const RowScores& scored,
+                                                         const LossScale& scale) const {
+  const int64_t T = ResponseWidth(d.b, rows);
+  const at::Tensor idx = RowIndex(rows, device);
+  PolicyLossInput in;
+  in.log_probs = scored.log_probs;
+  in.old_log_probs = Rows(d.old_logp, idx, T);
+  in.advantages = Rows(d.adv.advantages, idx, T);
+  in.mask = Rows(d.loss_mask, idx, T);
+  if (d.weights.defined()) in.weights = Rows(d.weights, idx, T);
+  const PolicyLossValue pl = loss->Compute(in, scale);
+  LossTerms t;
+  t.total = pl.loss;
+  t.sums["actor/pg_loss"] += pl.loss.item<double>();
+  t.sums["actor/clipfrac"] += pl.clipfrac;
+  t.sums["actor/ppo_kl"] += pl.approx_kl;
+  if (pl.clipfrac_lower.has_value()) t.sums["actor/clipfrac_lower"] += *pl.clipfrac_lower;
+  if (algo.use_kl_loss && algo.kl_loss_coef > 0) {
+    at::Tensor kl =
+        AggregateLoss(KlPenalty(in.log_probs, Rows(d.ref_logp, idx, T), algo.kl_loss_type), in.mask,
+                      algo.loss_agg_mode, scale);
+    t.total = t.total + algo.kl_loss_coef * kl;
+    t.sums["actor/kl_loss"] += kl.item<double>();
+  }
+  if (scored.entropy.defined()) {
+    t.sums["actor/entropy"] +=
+        (scored.entropy.detach() * in.mask).sum().item<double>() / std::max(1.0, scale.tokens);
+    if (algo.entropy_coeff != 0) {
+      t.total = t.total - algo.entropy_coeff *
+                              AggregateLoss(scored.entropy, in.mask, algo.loss_agg_mode, scale);
+    }
+  }
+  if (algo.positive_nll_coef > 0 && scale.positive_tokens > 0) {
+    at::Tensor nll = PositiveNll(in.log_probs, in.mask, d.positive.index_select(0, idx), scale);
+    t.total = t.total + algo.positive_nll_coef * nll;
+    t.sums["actor/nll_loss"] += nll.item<double>();
+  }
+  return t;
+}
+
+absl::Status Learner::Impl::UpdatePolicy(const StepData& d,
+                                         const std::vector<std::vector<int64_t>>& micros,
+                                         const LossScale& scale, MetricMeans& means,
+                                         UpdateCounters& counters) {
+  policy_opt->ClearGrads();
+  bool finite = true;
+  std::map<std::string, double> sums;
+  for (const std::vector<int64_t>& rows : micros) {
+    for (int64_t r : rows) counters.train_tokens += d.b.lengths[r];
+    const auto forward = Clock::now();
+    // Entropy on every forward: a loss term with entropy_coeff, and the actor/entropy metric
+    // (the early warning of collapse) otherwise.
+    PONDER_ASSIGN_OR_RETURN(RowScores scored, ScoreRows(*policy, d.b, rows, /*entropy=*/true));
+    PONDER_ASSIGN_OR_RETURN(LossTerms terms, PolicyLossTerms(d, rows, scored, scale));
+    for (const auto& [name, value] : terms.sums) sums[name] += value;
+    const double value = terms.total.item<double>();
+    counters.forward_s += Since(forward);
+    if (!std::isfinite(value)) {
+      finite = false;
+      break;
+    }
+    const auto backward = Clock::now();
+    terms.total.backward();
+    counters.backward_s += Since(backward);
+  }
+  const auto optimizer = Clock::now();
+  const double norm = policy_opt->Step(finite);
+  counters.optimizer_s += Since(optimizer);
+  if (finite && std::isfinite(norm)) {
+    for (const auto& [name, v] : sums) means.Add(name, v);
+    means.Add("actor/grad_norm", norm);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Learner::Impl::UpdateCritic(const StepData& d,
+                                         const std::vector<std::vector<int64_t>>& micros,
+                                         const LossScale& scale, MetricMeans& means) {
+  critic_opt->ClearGrads();
+  bool finite = true;
+  double vf_loss = 0, vf_clipfrac = 0;
+  for (const std::vector<int64_t>& rows : micros) {
+    const int64_t T = ResponseWidth(d.b, rows);
+    const at::Tensor idx = RowIndex(rows, device);
+    PONDER_ASSIGN_OR_RETURN(at::Tensor values, ValueRows(*critic, d.b, rows));
+    ValueLoss vl = ClippedValueLoss(values, Rows(d.old_values, idx, T), Rows(d.adv.returns, idx, T),
+                                    Rows(d.loss_mask, idx, T), algo.cliprange_value,
+                                    algo.loss_agg_mode, scale);
+    const double value = vl.loss.item<double>();
+    if (!std::isfinite(value)) {
+      finite = false;
+      break;
+    }
+    vf_loss += value;
+    vf_clipfrac += vl.clipfrac;
+    vl.loss.backward();
+  }
+  const double norm = critic_opt->Step(finite);
+  if (finite && std::isfinite(norm)) {
+    means.Add("critic/vf_loss", vf_loss);
+    means.Add("critic/vf_clipfrac", vf_clipfrac);
+    means.Add("critic/grad_norm", norm);
+  }
+  return absl::OkStatus();
+}
+
+// ---- Learner ------------------------------------------------------------------------------
 
 Learner::Learner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Learner::~Learner() = default;
 
-torch::optim::Optimizer& Learner::policy_optimizer() { return *impl_->policy_opt; }
-torch::optim::Optimizer* Learner::critic_optimizer() { return impl_->critic_opt.get(); }
+torch::optim::Optimizer& Learner::policy_optimizer() { return impl_->policy_opt->optimizer(); }
+torch::optim::Optimizer* Learner::critic_optimizer() {
+  return impl_->critic_opt ? &impl_->critic_opt->optimizer() : nullptr;
+}
 
-absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(
-    const AlgorithmOptions& algorithm, const TrainerOptions& trainer, const LearnerOptions& options,
-    TrainablePolicy* policy, TrainablePolicy* reference, ValueModel* critic) {
-  if (absl::Status s = algorithm.Validate(); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("algorithm: ", s.message()));
-  }
+namespace {
+
+// What the learner needs besides the options, checked before anything is built.
+absl::Status CheckModels(const AlgorithmOptions& algorithm, const LearnerOptions& options,
+                         TrainablePolicy* policy, TrainablePolicy* reference, ValueModel* critic) {
   if (policy == nullptr) return absl::InvalidArgumentError("the learner needs a policy");
   if (algorithm.NeedsReference() && reference == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -296,7 +456,8 @@ absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(
   }
   if (algorithm.NeedsCritic() && critic == nullptr) {
     return absl::FailedPreconditionError(
-        "adv_estimator gae needs a critic (a value model); none was given");
+        absl::StrCat("adv_estimator ", algorithm.adv_estimator,
+                     " needs a critic (a value model); none was given"));
   }
   if (algorithm.loss_agg_mode == LossAggMode::kSeqMeanTokenSumNorm &&
       algorithm.loss_scale_factor <= 0 && options.max_response_length <= 0) {
@@ -304,6 +465,26 @@ absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(
         "loss_agg_mode seq-mean-token-sum-norm divides by a constant: set "
         "algorithm.loss_scale_factor or give the rollout's max response length");
   }
+  return absl::OkStatus();
+}
+
+std::vector<at::Tensor> Trainable(const std::vector<at::Tensor>& params) {
+  std::vector<at::Tensor> out;
+  for (const at::Tensor& p : params) {
+    if (p.requires_grad()) out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(
+    const AlgorithmOptions& algorithm, const TrainerOptions& trainer, const LearnerOptions& options,
+    TrainablePolicy* policy, TrainablePolicy* reference, ValueModel* critic) {
+  if (absl::Status s = algorithm.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("algorithm: ", s.message()));
+  }
+  PONDER_RETURN_IF_ERROR(CheckModels(algorithm, options, policy, reference, critic));
   auto impl = std::make_unique<Impl>();
   impl->algo = algorithm;
   impl->opts = trainer;
@@ -312,307 +493,68 @@ absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(
   impl->reference = reference;
   impl->critic = algorithm.NeedsCritic() ? critic : nullptr;
   impl->rng.seed(options.seed);
-  for (const at::Tensor& p : policy->Parameters()) {
-    if (p.requires_grad()) impl->policy_params.push_back(p);
+  PONDER_ASSIGN_OR_RETURN(impl->loss, PolicyLosses().Create(algorithm.policy_loss, algorithm));
+  PONDER_ASSIGN_OR_RETURN(impl->estimator,
+                          AdvantageEstimators().Create(algorithm.adv_estimator, algorithm));
+  if (!algorithm.rollout_correction.name.empty()) {
+    PONDER_ASSIGN_OR_RETURN(impl->correction,
+                            RolloutCorrections().Create(algorithm.rollout_correction.name,
+                                                        algorithm.rollout_correction.options));
   }
-  if (impl->policy_params.empty()) {
-    return absl::InvalidArgumentError("the policy has no trainable parameters");
-  }
-  impl->dtype = impl->policy_params[0].scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-  impl->device = impl->policy_params[0].device();
-  impl->policy_opt = impl->MakeOptimizer(impl->policy_params, trainer.lr);
+  std::vector<at::Tensor> params = Trainable(policy->Parameters());
+  if (params.empty()) return absl::InvalidArgumentError("the policy has no trainable parameters");
+  impl->dtype = params[0].scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  impl->device = params[0].device();
+  impl->policy_opt =
+      std::make_unique<OptimizerStep>(std::move(params), trainer, trainer.lr, "policy");
   if (impl->critic != nullptr) {
-    for (const at::Tensor& p : impl->critic->Parameters()) {
-      if (p.requires_grad()) impl->critic_params.push_back(p);
-    }
-    if (impl->critic_params.empty()) {
+    std::vector<at::Tensor> critic_params = Trainable(impl->critic->Parameters());
+    if (critic_params.empty()) {
       return absl::InvalidArgumentError("the critic has no trainable parameters");
     }
-    impl->critic_opt = impl->MakeOptimizer(impl->critic_params, trainer.critic_lr);
+    impl->critic_opt = std::make_unique<OptimizerStep>(std::move(critic_params), trainer,
+                                                       trainer.critic_lr, "critic");
   }
   return std::unique_ptr<Learner>(new Learner(std::move(impl)));
 }
 
-absl::StatusOr<LearnerStep> Learner::Step(const std::vector<Trajectory>& batch, int64_t step) {
-  Impl& m = *impl_;
-  const AlgorithmOptions& algo = m.algo;
-  PONDER_RETURN_IF_ERROR(m.Validate(batch));
-  const auto t_start = Clock::now();
-  const PackedBatch b = Pack(batch, m.dtype, m.device);
-  const int64_t B = b.size;
+absl::StatusOr<LearnerStep> Learner::Impl::RunStep(const std::vector<Trajectory>& batch,
+                                                   int64_t step) {
+  const auto start = Clock::now();
+  StepData d;
+  d.batch = &batch;
+  d.b = Pack(batch, dtype, device);
   LearnerStep out;
-  MetricMeans means;
-
-  // 1. Old, reference and critic values (no grad).
-  at::Tensor behaviour;
-  bool all_behaviour = true;
-  for (const Trajectory& t : batch) all_behaviour = all_behaviour && !t.behaviour_log_probs.empty();
-  if (all_behaviour) {
-    at::Tensor bl = at::zeros({B, b.mask.size(1)}, at::kDouble);
-    auto acc = bl.accessor<double, 2>();
-    for (int64_t i = 0; i < B; ++i) {
-      for (size_t r = 0; r < batch[i].behaviour_log_probs.size(); ++r) {
-        acc[i][r] = batch[i].behaviour_log_probs[r];
-      }
-    }
-    behaviour = bl.to(m.device, m.dtype);
-  }
-  at::Tensor old_logp;
-  if (m.opts.recompute_logprobs) {
-    PONDER_ASSIGN_OR_RETURN(
-        old_logp, m.FillAll(b, [&](const std::vector<int64_t>& rows) -> absl::StatusOr<at::Tensor> {
-          PONDER_ASSIGN_OR_RETURN(auto s, m.ScoreRows(m.policy, b, rows, false));
-          return s.first;
-        }));
-    if (all_behaviour) {
-      out.metrics["rollout/logp_mismatch/mean"] =
-          ((old_logp - behaviour).abs() * b.mask).sum().item<double>() /
-          b.mask.sum().item<double>();
-    }
-  } else {
-    old_logp = behaviour;
-  }
-  at::Tensor ref_logp;
-  if (algo.NeedsReference()) {
-    PONDER_ASSIGN_OR_RETURN(
-        ref_logp, m.FillAll(b, [&](const std::vector<int64_t>& rows) -> absl::StatusOr<at::Tensor> {
-          PONDER_ASSIGN_OR_RETURN(auto s, m.ScoreRows(m.reference, b, rows, false));
-          return s.first;
-        }));
-    const at::Tensor kl = KlPenalty(old_logp, ref_logp, KlEstimator::kK1);
-    out.metrics["kl_ref/mean"] = (kl * b.mask).sum().item<double>() / b.mask.sum().item<double>();
-  }
-  at::Tensor old_values;
-  if (m.critic != nullptr) {
-    PONDER_ASSIGN_OR_RETURN(old_values, m.FillAll(b, [&](const std::vector<int64_t>& rows) {
-      return m.ValueRows(b, rows);
-    }));
-  }
-
-  // 2. Group reward shaping.
-  std::vector<double> scores(B);
-  std::vector<bool> correct(B);
-  std::vector<int64_t> group_ids(B);
-  for (int64_t i = 0; i < B; ++i) {
-    scores[i] = batch[i].score;
-    correct[i] = batch[i].correct.value_or(batch[i].score > 0);
-    group_ids[i] = batch[i].group;
-  }
-  if (m.lopts.group_shaping) {
-    std::map<int64_t, std::vector<int64_t>> groups;
-    for (int64_t i = 0; i < B; ++i) groups[group_ids[i]].push_back(i);
-    for (const auto& [group, rows] : groups) {
-      std::vector<int64_t> lengths;
-      std::vector<bool> ok;
-      std::vector<double> s;
-      for (int64_t i : rows) {
-        lengths.push_back(b.response_lengths[i]);
-        ok.push_back(correct[i]);
-        s.push_back(scores[i]);
-      }
-      absl::Status st = m.lopts.group_shaping(step, lengths, ok, s);
-      if (!st.ok()) return Annotate(st, absl::StrCat("group reward shaping of group ", group));
-      for (size_t k = 0; k < rows.size(); ++k) scores[rows[k]] = s[k];
-    }
-  }
-  out.scores = scores;
-
-  // 3-4. KL in the reward, advantages.
-  AdvantageInput adv_in;
-  adv_in.scores = at::tensor(scores, at::kDouble).to(m.device, m.dtype);
-  adv_in.mask = b.mask;
-  adv_in.group_ids = group_ids;
-  adv_in.values = old_values;
-  if (algo.use_kl_in_reward && algo.kl_coef > 0) {
-    adv_in.token_rewards = -algo.kl_coef * KlPenalty(old_logp, ref_logp, algo.kl_penalty) * b.mask;
-  }
-  PONDER_ASSIGN_OR_RETURN(Advantages adv, ComputeAdvantages(algo, adv_in));
-  {
-    const double n = b.mask.sum().item<double>();
-    const double mean = (adv.advantages * b.mask).sum().item<double>() / n;
-    const double var =
-        ((adv.advantages - mean).pow(2) * b.mask).sum().item<double>() / std::max(1.0, n);
-    out.metrics["adv/mean"] = mean;
-    out.metrics["adv/std"] = std::sqrt(var);
-    at::Tensor per_sample =
-        ((adv.advantages * b.mask).sum(1) / b.mask.sum(1).clamp_min(1.0)).to(at::kDouble).cpu();
-    out.advantages.assign(per_sample.data_ptr<double>(), per_sample.data_ptr<double>() + B);
-    if (m.critic != nullptr) {
-      const double ret_mean = (adv.returns * b.mask).sum().item<double>() / n;
-      const double ret_var = ((adv.returns - ret_mean).pow(2) * b.mask).sum().item<double>() / n;
-      const double res = ((adv.returns - old_values) * b.mask).sum().item<double>() / n;
-      const double res_var =
-          ((adv.returns - old_values - res).pow(2) * b.mask).sum().item<double>() / n;
-      out.metrics["critic/explained_var"] = ret_var > 0 ? 1.0 - res_var / ret_var : 0.0;
-      out.metrics["critic/values/mean"] = (old_values * b.mask).sum().item<double>() / n;
-    }
-  }
-
-  // 5. Updates.
-  at::Tensor loss_mask = b.mask;
-  if (algo.mask_truncated) {
-    std::vector<double> keep(B);
-    for (int64_t i = 0; i < B; ++i) keep[i] = batch[i].truncated ? 0.0 : 1.0;
-    loss_mask = b.mask * at::tensor(keep, at::kDouble).to(m.device, m.dtype).unsqueeze(1);
-  }
-  std::vector<double> positive_v(B);
-  for (int64_t i = 0; i < B; ++i) positive_v[i] = correct[i] ? 1.0 : 0.0;
-  const at::Tensor positive = at::tensor(positive_v, at::kDouble).to(m.device, m.dtype);
-
-  if (algo.reset_optimizer_per_step) m.policy_opt = m.MakeOptimizer(m.policy_params, m.opts.lr);
-  const double lr = ScheduledLearningRate(m.opts, m.opts.lr, step);
-  Impl::SetLr(*m.policy_opt, lr);
-  out.metrics["actor/lr"] = lr;
-  const bool update_actor = m.critic == nullptr || step >= m.opts.critic_warmup;
-  if (m.critic_opt) {
-    const double critic_lr = ScheduledLearningRate(m.opts, m.opts.critic_lr, step);
-    Impl::SetLr(*m.critic_opt, critic_lr);
-    out.metrics["critic/lr"] = critic_lr;
-  }
-  // Entropy is computed on every forward: it is a loss term with entropy_coeff and the
-  // actor/entropy metric (the early warning of collapse) otherwise.
-  const bool need_entropy = true;
-  int64_t train_tokens = 0;
-  double forward_s = 0, backward_s = 0, optimizer_s = 0;
-  auto since = [](Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
-  };
-  for (int64_t epoch = 0; epoch < m.opts.ppo_epochs; ++epoch) {
-    auto minis =
-        SplitMiniBatches(group_ids, m.opts.ppo_mini_batch_size, m.opts.shuffle ? &m.rng : nullptr);
-    for (const std::vector<int64_t>& mini : minis) {
-      const at::Tensor mini_idx = RowIndex(mini, m.device);
-      const LossScale scale = LossScale::Of(loss_mask.index_select(0, mini_idx), m.NormConstant(),
-                                            positive.index_select(0, mini_idx));
-      if (scale.tokens == 0) {  // every sample masked (truncated with mask_truncated)
-        means.Add("actor/empty_mini_batches", 1.0);
-        continue;
-      }
-      const auto micros = PackMicroBatches(mini, b.lengths, m.opts.max_tokens_per_micro_batch);
-      if (update_actor) {
-        Impl::ClearGrads(m.policy_params);
-        bool finite = true;
-        std::map<std::string, double> sums;
-        for (const std::vector<int64_t>& rows : micros) {
-          int64_t T = 0;
-          for (int64_t r : rows) {
-            T = std::max(T, b.response_lengths[r]);
-            train_tokens += b.lengths[r];
-          }
-          const at::Tensor idx = RowIndex(rows, m.device);
-          auto t_forward = Clock::now();
-          PONDER_ASSIGN_OR_RETURN(auto scored, m.ScoreRows(m.policy, b, rows, need_entropy));
-          PolicyLossInput in;
-          in.log_probs = scored.first;
-          in.old_log_probs = Rows(old_logp, idx, T);
-          in.advantages = Rows(adv.advantages, idx, T);
-          in.mask = Rows(loss_mask, idx, T);
-          PolicyLoss pl = ComputePolicyLoss(in, algo, scale);
-          at::Tensor total = pl.loss;
-          sums["actor/pg_loss"] += pl.loss.item<double>();
-          sums["actor/clipfrac"] += pl.clipfrac;
-          sums["actor/ppo_kl"] += pl.approx_kl;
-          if (algo.clip_ratio_c > 0 && algo.policy_loss == PolicyLossKind::kPpo) {
-            sums["actor/clipfrac_lower"] += pl.clipfrac_lower;
-          }
-          if (algo.use_kl_loss && algo.kl_loss_coef > 0) {
-            at::Tensor kl =
-                AggregateLoss(KlPenalty(in.log_probs, Rows(ref_logp, idx, T), algo.kl_loss_type),
-                              in.mask, algo.loss_agg_mode, scale);
-            total = total + algo.kl_loss_coef * kl;
-            sums["actor/kl_loss"] += kl.item<double>();
-          }
-          if (scored.second.defined()) {
-            const at::Tensor& entropy = scored.second;
-            sums["actor/entropy"] +=
-                (entropy.detach() * in.mask).sum().item<double>() / std::max(1.0, scale.tokens);
-            if (algo.entropy_coeff != 0) {
-              total = total - algo.entropy_coeff *
-                                  AggregateLoss(entropy, in.mask, algo.loss_agg_mode, scale);
-            }
-          }
-          if (algo.positive_nll_coef > 0 && scale.positive_tokens > 0) {
-            at::Tensor nll =
-                PositiveNll(in.log_probs, in.mask, positive.index_select(0, idx), scale);
-            total = total + algo.positive_nll_coef * nll;
-            sums["actor/nll_loss"] += nll.item<double>();
-          }
-          const double value = total.item<double>();
-          forward_s += since(t_forward);
-          if (!std::isfinite(value)) {
-            finite = false;
-            break;
-          }
-          auto t_backward = Clock::now();
-          try {
-            total.backward();
-          } catch (const c10::Error& e) {
-            return FromTorch(e, "policy backward");
-          }
-          backward_s += since(t_backward);
-        }
-        auto t_optimizer = Clock::now();
-        const double norm =
-            m.ClipAndStep(*m.policy_opt, m.policy_params, finite, m.skipped_policy_steps, "policy");
-        optimizer_s += since(t_optimizer);
-        if (finite && std::isfinite(norm)) {
-          for (const auto& [name, v] : sums) means.Add(name, v);
-          means.Add("actor/grad_norm", norm);
-        }
-      }
-      if (m.critic != nullptr) {
-        Impl::ClearGrads(m.critic_params);
-        bool finite = true;
-        double vf_loss = 0, vf_clipfrac = 0;
-        for (const std::vector<int64_t>& rows : micros) {
-          int64_t T = 0;
-          for (int64_t r : rows) T = std::max(T, b.response_lengths[r]);
-          const at::Tensor idx = RowIndex(rows, m.device);
-          PONDER_ASSIGN_OR_RETURN(at::Tensor values, m.ValueRows(b, rows));
-          ValueLoss vl = ClippedValueLoss(values, Rows(old_values, idx, T),
-                                          Rows(adv.returns, idx, T), Rows(loss_mask, idx, T),
-                                          algo.cliprange_value, algo.loss_agg_mode, scale);
-          const double value = vl.loss.item<double>();
-          if (!std::isfinite(value)) {
-            finite = false;
-            break;
-          }
-          vf_loss += value;
-          vf_clipfrac += vl.clipfrac;
-          try {
-            vl.loss.backward();
-          } catch (const c10::Error& e) {
-            return FromTorch(e, "critic backward");
-          }
-        }
-        const double norm =
-            m.ClipAndStep(*m.critic_opt, m.critic_params, finite, m.skipped_critic_steps, "critic");
-        if (finite && std::isfinite(norm)) {
-          means.Add("critic/vf_loss", vf_loss);
-          means.Add("critic/vf_clipfrac", vf_clipfrac);
-          means.Add("critic/grad_norm", norm);
-        }
-      }
-    }
-  }
-  means.Into(out.metrics);
-  const double seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
-  out.metrics["actor/skipped_steps"] = static_cast<double>(m.skipped_policy_steps);
-  if (m.critic != nullptr) {
-    out.metrics["critic/skipped_steps"] = static_cast<double>(m.skipped_critic_steps);
-  }
+  PONDER_RETURN_IF_ERROR(ReferenceTerms(d, out));
+  PONDER_RETURN_IF_ERROR(ShapeScores(d, step, out));
+  PONDER_RETURN_IF_ERROR(EstimateAdvantages(d, out));
+  PONDER_RETURN_IF_ERROR(LossInputs(d, out));
+  UpdateCounters counters;
+  PONDER_RETURN_IF_ERROR(Update(d, step, out, counters));
+  const double seconds = Since(start);
   out.metrics["timing/update_s"] = seconds;
-  out.metrics["timing/update_forward_s"] = forward_s;
-  out.metrics["timing/update_backward_s"] = backward_s;
-  out.metrics["timing/update_optimizer_s"] = optimizer_s;
-  out.metrics["perf/train_tokens_per_s"] = seconds > 0 ? train_tokens / seconds : 0.0;
+  out.metrics["timing/update_forward_s"] = counters.forward_s;
+  out.metrics["timing/update_backward_s"] = counters.backward_s;
+  out.metrics["timing/update_optimizer_s"] = counters.optimizer_s;
+  out.metrics["perf/train_tokens_per_s"] = seconds > 0 ? counters.train_tokens / seconds : 0.0;
   return out;
 }
 
+absl::StatusOr<LearnerStep> Learner::Step(const std::vector<Trajectory>& batch, int64_t step) {
+  PONDER_RETURN_IF_ERROR(impl_->Validate(batch));
+  try {
+    return impl_->RunStep(batch, step);
+  } catch (const c10::Error& e) {  // a shape or device mismatch, out of memory ...
+    return absl::InternalError(absl::StrCat("learner step ", step + 1,
+                                            " failed in LibTorch: ", e.what_without_backtrace()));
+  }
+}
+
 std::string Learner::SaveState() const {
-  return nlohmann::json{{"rng", internal::EngineState(impl_->rng)},
-                        {"skipped_policy_steps", impl_->skipped_policy_steps},
-                        {"skipped_critic_steps", impl_->skipped_critic_steps}}
+  return nlohmann::json{
+      {"rng", internal::EngineState(impl_->rng)},
+      {"skipped_policy_steps", impl_->policy_opt->skipped()},
+      {"skipped_critic_steps", impl_->critic_opt ? impl_->critic_opt->skipped() : int64_t{0}}}
       .dump();
 }
 
@@ -626,8 +568,8 @@ absl::Status Learner::LoadState(const std::string& state) {
     const int64_t skipped_policy = j.at("skipped_policy_steps").get<int64_t>();
     const int64_t skipped_critic = j.at("skipped_critic_steps").get<int64_t>();
     impl_->rng = rng;
-    impl_->skipped_policy_steps = skipped_policy;
-    impl_->skipped_critic_steps = skipped_critic;
+    impl_->policy_opt->set_skipped(skipped_policy);
+    if (impl_->critic_opt) impl_->critic_opt->set_skipped(skipped_critic);
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("learner state is not valid: ", e.what()));
   }

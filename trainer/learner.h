@@ -10,20 +10,26 @@
 //     sink.Write(step, out.metrics);
 //   }
 //
-// Step does, in order:
-//   1. old log-probs under the current policy (or the rollout's behaviour log-probs when
-//      trainer.recompute_logprobs is false), reference log-probs when a KL term needs them,
-//      critic values for GAE (no grad, micro-batched);
-//   2. group reward shaping (the `group_shaping` hook: Kimi length penalty, DAPO overlong);
-//   3. KL in the reward when configured: r_t -= kl_coef * KL_t(old || ref);
-//   4. advantages (advantages.h);
-//   5. trainer.ppo_epochs passes over mini-batches of trainer.ppo_mini_batch_size prompts;
-//      each mini-batch accumulates exact gradients over micro-batches packed under
-//      trainer.max_tokens_per_micro_batch, then one AdamW step (global-norm clipping;
-//      non-finite loss or gradients skip the step and count it) for the policy, and one for
-//      the critic (its own optimizer and learning rate);
-//   6. metrics (verl-style names: actor/pg_loss, actor/entropy, actor/clipfrac,
-//      actor/ppo_kl, actor/grad_norm, actor/lr, critic/vf_loss, adv/mean, kl_ref/mean, ...).
+// Step runs these phases in order (learner.cc, one function each):
+//   1. reference terms: old log-probs under the current policy (or the rollout's behaviour
+//      log-probs when trainer.recompute_logprobs is false), reference log-probs when a KL term
+//      needs them, critic values for GAE (no grad, micro-batched);
+//   2. score shaping: the `group_shaping` hook (Kimi length penalty, DAPO overlong);
+//   3. advantages and their statistics: KL in the reward when configured
+//      (r_t -= kl_coef * KL_t(old || ref)), then the advantage estimator
+//      (advantage_estimator.h);
+//   4. loss inputs: the loss mask (mask_truncated), the rollout correction's weights and mask
+//      (rollout_correction.h), the samples marked positive;
+//   5. policy and critic updates: trainer.ppo_epochs passes over mini-batches of
+//      trainer.ppo_mini_batch_size prompts; each mini-batch accumulates exact gradients over
+//      micro-batches packed under trainer.max_tokens_per_micro_batch, then one optimizer step
+//      (optimizer.h: global-norm clipping; a non-finite loss or gradient skips the step and
+//      counts it) for the policy, and one for the critic (its own optimizer and learning
+//      rate). The policy's loss terms -- the policy loss (policy_loss.h), KL to the
+//      reference, the entropy bonus, the positive-example NLL -- are composed in one place.
+// Metrics use verl-style names: actor/pg_loss, actor/entropy, actor/clipfrac, actor/ppo_kl,
+// actor/grad_norm, actor/lr, critic/vf_loss, adv/mean, kl_ref/mean, rollout_corr/* ...
+// A LibTorch error anywhere in a step comes back as an Internal status naming the step.
 #pragma once
 
 #include <cstdint>

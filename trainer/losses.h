@@ -1,6 +1,7 @@
 // Loss terms on plain tensors: per-token log-probs of the current policy, the old (behaviour
 // or start-of-step) policy and a reference policy, advantages and masks, all [B, T]. Nothing
-// here knows the model.
+// here knows the model. The policy losses themselves are plug-ins (policy_loss.h,
+// trainer/algorithms/); this file holds what they and the learner share.
 //
 // Exact gradient accumulation: a mini-batch is processed as micro-batches, and each loss is
 // normalised by the *mini-batch's* counts (`LossScale`), so the micro-batch losses add up to
@@ -13,16 +14,7 @@
 //   seq-mean-token-mean      sum_i (sum_t m l / sum_t m) / S
 //   seq-mean-token-sum-norm  sum_i (sum_t m l) / (S * C)     (Dr. GRPO: C = max length)
 //
-// Policy losses (to minimise), ratio rho = exp(clamp(logp - old, -20, 20)), advantages A:
-//   ppo    l = max(-A rho, -A clip(rho, 1 - eps_low, 1 + eps_high)); with dual clip c > 0,
-//          for A < 0: l = min(l, -A c).
-//   gspo   as ppo with the sequence ratio s_i = exp(mean_t (logp - old)) in place of rho,
-//          written per token as exp(sg[log s_i] + logp - sg[logp]) (GSPO-token; the log
-//          ratio is clamped at 10), so the value is s_i and, with one advantage per sample
-//          (as GSPO defines it), the gradient is GSPO's.
-//   kimi   per sample: -A_i * sum_t logp + tau/2 * (sum_t logp - sum_t old)^2, averaged over
-//          the mini-batch's samples (whatever loss_agg_mode is); A_i the sample's advantage
-//          and `old` the log-probs at the start of the step (pi_ref of Kimi k1.5).
+// Policy losses: see policy_loss.h and each loss's header in trainer/algorithms/.
 // KL per token from delta = logp - ref (estimators of KL(pi || pi_ref), Schulman):
 //   k1 = delta, k2 = delta^2 / 2, k3 = exp(-d) + d - 1 with d = clamp(delta, -20, 20), the
 //   result clamped to [-10, 10] (as verl's low_var_kl), abs = |delta|.
@@ -51,30 +43,9 @@ struct LossScale {
 at::Tensor AggregateLoss(const at::Tensor& loss, const at::Tensor& mask, LossAggMode mode,
                          const LossScale& scale);
 
-struct PolicyLossInput {
-  at::Tensor log_probs;      // [B, T] current policy (differentiable)
-  at::Tensor old_log_probs;  // [B, T] behaviour / start-of-step policy
-  at::Tensor advantages;     // [B, T]
-  at::Tensor mask;           // [B, T] tokens that enter the loss
-};
-
-// A loss and its metrics. Metrics are partial sums normalised like the loss (by mini-batch
-// counts), so adding them over the micro-batches gives the mini-batch's value.
-struct PolicyLoss {
-  at::Tensor loss;            // scalar
-  double clipfrac = 0;        // share of tokens where the clip bound was active
-  double clipfrac_lower = 0;  // share of tokens where the dual clip was active
-  double approx_kl = 0;       // mean of old - logp over the tokens (verl's ppo_kl)
-};
-
-PolicyLoss PpoClipLoss(const PolicyLossInput& in, double clip_low, double clip_high, double clip_c,
-                       LossAggMode mode, const LossScale& scale);
-PolicyLoss GspoLoss(const PolicyLossInput& in, double clip_low, double clip_high, LossAggMode mode,
-                    const LossScale& scale);
-PolicyLoss KimiLoss(const PolicyLossInput& in, double tau, const LossScale& scale);
-// The policy loss options.policy_loss selects.
-PolicyLoss ComputePolicyLoss(const PolicyLossInput& in, const AlgorithmOptions& options,
-                             const LossScale& scale);
+// Sum of `x` over the mask divided by the mini-batch's token count: a metric (no gradient)
+// normalised like a token-mean loss, so that micro-batch values add up to the mini-batch's.
+double MaskedTokenMean(const at::Tensor& x, const at::Tensor& mask, const LossScale& scale);
 
 // Per-token KL estimate [B, T] between the policy (log_probs) and a reference.
 at::Tensor KlPenalty(const at::Tensor& log_probs, const at::Tensor& ref_log_probs,

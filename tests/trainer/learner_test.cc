@@ -13,9 +13,14 @@
 #include <random>
 
 #include "model/decoder.h"
+#include "trainer/advantage_estimator.h"
 #include "trainer/advantages.h"
+#include "trainer/algorithms/gspo_loss.h"
+#include "trainer/algorithms/kimi_loss.h"
+#include "trainer/algorithms/ppo_clip_loss.h"
 #include "trainer/decoder_policy.h"
 #include "trainer/losses.h"
+#include "trainer/policy_loss.h"
 
 namespace ponder::trainer {
 namespace {
@@ -200,8 +205,8 @@ TEST(LearnerGradientTest, EveryLossMatchesFiniteDifferencesOnATinyModel) {
     CheckGradients(
         policy,
         [&] {
-          return PpoClipLoss({logp(policy, false).first, old, adv, mask}, 0.2, 0.28, 3.0, mode,
-                             scale)
+          return PpoClipLoss(0.2, 0.28, 3.0, mode)
+              .Compute({logp(policy, false).first, old, adv, mask, {}}, scale)
               .loss;
         },
         "ppo " + m);
@@ -210,7 +215,8 @@ TEST(LearnerGradientTest, EveryLossMatchesFiniteDifferencesOnATinyModel) {
         [&] {
           // GSPO's gradient is that of its value when the advantage is one per sample (as
           // GSPO defines it), which is how it is used.
-          return GspoLoss({logp(policy, false).first, old, seq_adv, mask}, 0.2, 0.28, mode, scale)
+          return GspoLoss(0.2, 0.28, mode)
+              .Compute({logp(policy, false).first, old, seq_adv, mask, {}}, scale)
               .loss;
         },
         "gspo " + m);
@@ -229,7 +235,9 @@ TEST(LearnerGradientTest, EveryLossMatchesFiniteDifferencesOnATinyModel) {
   CheckGradients(
       policy,
       [&] {
-        return KimiLoss({logp(policy, false).first, old, seq_adv, mask}, 0.5, scale).loss;
+        return KimiLoss(0.5)
+            .Compute({logp(policy, false).first, old, seq_adv, mask, {}}, scale)
+            .loss;
       },
       "kimi");
   CheckGradients(
@@ -466,36 +474,54 @@ TEST(LearnerTest, StateRoundTrips) {
   EXPECT_FALSE((*b)->LoadState("{}").ok());
 }
 
-// Every preset, on a fixed batch where responses containing token 3 are rewarded, makes the
-// rewarded continuation more likely: catches sign errors in any estimator or loss.
+// On a fixed batch where responses containing token 3 are rewarded, `a` makes the rewarded
+// continuation more likely: catches sign errors in any estimator or loss.
+void ExpectMovesTowardsTheReward(const AlgorithmOptions& a, const std::string& name) {
+  TinyPolicy policy(1);
+  TinyPolicy reference(1);
+  TinyCritic critic(2);
+  TrainerOptions t = Trainer();
+  t.ppo_epochs = 2;
+  t.critic_warmup = 0;
+  auto learner = Learner::Create(a, t, Options(5, 1), &policy, &reference, &critic);
+  ASSERT_TRUE(learner.ok()) << name << ": " << learner.status();
+  std::vector<Trajectory> batch;
+  for (int g = 0; g < 4; ++g) {
+    for (int32_t tok : {3, 4, 0, 3, 5, 1}) {
+      Trajectory tr;
+      tr.group = g;
+      tr.prompt_ids = {2};
+      tr.response_ids = {tok};
+      tr.score = tok == 3 ? 1.0 : 0.0;
+      batch.push_back(tr);
+    }
+  }
+  const double before = policy.LogProb(2, 3);
+  for (int s = 0; s < 5; ++s) {
+    auto out = (*learner)->Step(batch, s);
+    ASSERT_TRUE(out.ok()) << name << ": " << out.status();
+  }
+  EXPECT_GT(policy.LogProb(2, 3), before + 0.05) << name;
+}
+
 TEST(LearnerTest, EveryPresetMovesTowardsTheReward) {
   for (const std::string& name : AlgorithmPresetNames()) {
-    TinyPolicy policy(1);
-    TinyPolicy reference(1);
-    TinyCritic critic(2);
-    AlgorithmOptions a = *AlgorithmPreset(name);
-    TrainerOptions t = Trainer();
-    t.ppo_epochs = 2;
-    t.critic_warmup = 0;
-    auto learner = Learner::Create(a, t, Options(5, 1), &policy, &reference, &critic);
-    ASSERT_TRUE(learner.ok()) << name << ": " << learner.status();
-    std::vector<Trajectory> batch;
-    for (int g = 0; g < 4; ++g) {
-      for (int32_t tok : {3, 4, 0, 3, 5, 1}) {
-        Trajectory tr;
-        tr.group = g;
-        tr.prompt_ids = {2};
-        tr.response_ids = {tok};
-        tr.score = tok == 3 ? 1.0 : 0.0;
-        batch.push_back(tr);
-      }
-    }
-    const double before = policy.LogProb(2, 3);
-    for (int s = 0; s < 5; ++s) {
-      auto out = (*learner)->Step(batch, s);
-      ASSERT_TRUE(out.ok()) << name << ": " << out.status();
-    }
-    EXPECT_GT(policy.LogProb(2, 3), before + 0.05) << name;
+    ExpectMovesTowardsTheReward(*AlgorithmPreset(name), "preset " + name);
+  }
+}
+
+// Every registered loss (with grpo's advantages) and every registered estimator (with PPO's
+// loss), so that a new one is checked as soon as it is registered.
+TEST(LearnerTest, EveryLossAndEstimatorMovesTowardsTheReward) {
+  for (const std::string& loss : PolicyLosses().Names()) {
+    AlgorithmOptions a = *AlgorithmPreset("grpo");
+    a.policy_loss = loss;
+    ExpectMovesTowardsTheReward(a, "policy_loss " + loss);
+  }
+  for (const std::string& estimator : AdvantageEstimators().Names()) {
+    AlgorithmOptions a = *AlgorithmPreset("grpo");
+    a.adv_estimator = estimator;
+    ExpectMovesTowardsTheReward(a, "adv_estimator " + estimator);
   }
 }
 

@@ -15,7 +15,10 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/testing.h"
-#include "trainer/advantages.h"
+#include "trainer/advantage_estimator.h"
+#include "trainer/algorithms/gspo_loss.h"
+#include "trainer/algorithms/kimi_loss.h"
+#include "trainer/algorithms/ppo_clip_loss.h"
 #include "trainer/losses.h"
 
 namespace ponder::trainer {
@@ -93,26 +96,26 @@ TEST_F(ReferenceTest, AdvantageEstimators) {
     for (const auto& c : b["adv_cases"]) {
       const std::string kind = c["kind"], name = c["name"];
       const nlohmann::json& o = c["options"];
-      std::vector<AdvEstimator> estimators;
+      std::vector<std::string> estimators;
       AlgorithmOptions a;
       a.gamma = o.value("gamma", 1.0);
       a.lam = o.value("lam", 1.0);
       a.lam_critic = o.value("lam_critic", 1.0);
       a.lam_length_alpha = o.value("alpha", 0.0);
       a.whiten_advantages = o.value("whiten", true);
-      if (kind == "gae") estimators = {AdvEstimator::kGae};
-      if (kind == "mean_std") estimators = {AdvEstimator::kGrpo};
+      if (kind == "gae") estimators = {"gae"};
+      if (kind == "mean_std") estimators = {"grpo"};
       if (kind == "mean") {  // Dr. GRPO and Kimi's baseline are the same formula
-        estimators = {AdvEstimator::kGrpo, AdvEstimator::kKimi};
+        estimators = {"grpo", "kimi"};
         a.norm_adv_by_std_in_grpo = false;
       }
-      if (kind == "rloo") estimators = {AdvEstimator::kRloo};
-      if (kind == "reinforce_pp") estimators = {AdvEstimator::kReinforcePP};
-      if (kind == "reinforce_pp_baseline") estimators = {AdvEstimator::kReinforcePPBaseline};
+      if (kind == "rloo") estimators = {"rloo"};
+      if (kind == "reinforce_pp") estimators = {"reinforce_pp"};
+      if (kind == "reinforce_pp_baseline") estimators = {"reinforce_pp_baseline"};
       ASSERT_FALSE(estimators.empty()) << kind;
       AdvantageInput input = in;
       if (o.value("token_rewards", false)) input.token_rewards = Tensor(b["token_rewards"]);
-      for (AdvEstimator e : estimators) {
+      for (const std::string& e : estimators) {
         a.adv_estimator = e;
         auto adv = ComputeAdvantages(a, input);
         ASSERT_TRUE(adv.ok()) << name << ": " << adv.status();
@@ -149,19 +152,19 @@ TEST_F(ReferenceTest, LossesAndGradientsAcrossMicroBatches) {
       double value = 0, clipfrac = 0, clipfrac_lower = 0;
       for (const at::Tensor& rows : MicroRows(B)) {
         PolicyLossInput in{lp.index_select(0, rows), old.index_select(0, rows),
-                           adv.index_select(0, rows), mask.index_select(0, rows)};
+                           adv.index_select(0, rows), mask.index_select(0, rows), at::Tensor()};
         at::Tensor loss;
         if (kind == "ppo") {
-          PolicyLoss pl = PpoClipLoss(in, c["lo"], c["hi"], c["c"], mode, scale);
+          PolicyLossValue pl = PpoClipLoss(c["lo"], c["hi"], c["c"], mode).Compute(in, scale);
           loss = pl.loss;
           clipfrac += pl.clipfrac;
-          clipfrac_lower += pl.clipfrac_lower;
+          clipfrac_lower += pl.clipfrac_lower.value_or(0.0);
         } else if (kind == "gspo") {
-          PolicyLoss pl = GspoLoss(in, c["lo"], c["hi"], mode, scale);
+          PolicyLossValue pl = GspoLoss(c["lo"], c["hi"], mode).Compute(in, scale);
           loss = pl.loss;
           clipfrac += pl.clipfrac;
         } else if (kind == "kimi") {
-          loss = KimiLoss(in, c["tau"], scale).loss;
+          loss = KimiLoss(c["tau"]).Compute(in, scale).loss;
         } else if (kind == "nll") {
           loss = PositiveNll(in.log_probs, in.mask, positive.index_select(0, rows), scale);
         } else {
@@ -257,7 +260,7 @@ TEST(HandCaseTest, GaeTwoTokens) {
   // delta_1 = 1 - 0.8 = 0.2, A_1 = 0.2; delta_0 = 0.8 - 0.5 = 0.3, A_0 = 0.3 + 0.5 * 0.2 = 0.4.
   // With lam_critic 1 the targets are the Monte-Carlo return 1 at both tokens.
   AlgorithmOptions a;
-  a.adv_estimator = AdvEstimator::kGae;
+  a.adv_estimator = "gae";
   a.lam = 0.5;
   a.lam_critic = 1.0;
   a.whiten_advantages = false;
@@ -287,17 +290,19 @@ TEST(HandCaseTest, PpoClipDualClipKimiAndKl) {
   at::Tensor adv = T2({{1.0, -1.0}});
   at::Tensor mask = T2({{1, 1}});
   LossScale s = LossScale::Of(mask, 1.0);
-  PolicyLoss pl =
-      PpoClipLoss({lp, old, adv, mask}, 0.2, 0.2, 3.0, LossAggMode::kSeqMeanTokenSum, s);
+  const PolicyLossInput in{lp, old, adv, mask, at::Tensor()};
+  PolicyLossValue pl = PpoClipLoss(0.2, 0.2, 3.0, LossAggMode::kSeqMeanTokenSum).Compute(in, s);
   EXPECT_NEAR(pl.loss.item<double>(), -1.2 + 3.0, 1e-12);
-  EXPECT_DOUBLE_EQ(pl.clipfrac, 0.5);        // token 0 (token 1's max is the unclipped term)
-  EXPECT_DOUBLE_EQ(pl.clipfrac_lower, 0.5);  // token 1
-  pl = PpoClipLoss({lp, old, adv, mask}, 0.2, 0.2, 0.0, LossAggMode::kSeqMeanTokenSum, s);
+  EXPECT_DOUBLE_EQ(pl.clipfrac, 0.5);         // token 0 (token 1's max is the unclipped term)
+  EXPECT_DOUBLE_EQ(*pl.clipfrac_lower, 0.5);  // token 1
+  pl = PpoClipLoss(0.2, 0.2, 0.0, LossAggMode::kSeqMeanTokenSum).Compute(in, s);
+  EXPECT_FALSE(pl.clipfrac_lower.has_value());  // no dual clip
   EXPECT_NEAR(pl.loss.item<double>(), -1.2 + 4.0, 1e-12);
 
   // Kimi: logp [-1, -2], pi_ref [-1.5, -1], A = 0.5, tau = 0.1:
   // -(0.5)(-3) + 0.05 * (-3 + 2.5)^2 = 1.5 + 0.0125.
-  PolicyLoss k = KimiLoss({T2({{-1, -2}}), T2({{-1.5, -1}}), T2({{0.5, 0.5}}), mask}, 0.1, s);
+  PolicyLossValue k =
+      KimiLoss(0.1).Compute({T2({{-1, -2}}), T2({{-1.5, -1}}), T2({{0.5, 0.5}}), mask, {}}, s);
   EXPECT_NEAR(k.loss.item<double>(), 1.5125, 1e-12);
 
   // KL with pi = 1/2, pi_ref = 1 (log r = log 2): k1 = -log 2, k2 = (log 2)^2 / 2,
@@ -321,7 +326,7 @@ TEST(HandCaseTest, ValueClipping) {
 
 TEST(HandCaseTest, GroupEstimatorsAddTokenRewardsToTheScore) {
   AlgorithmOptions a;
-  a.adv_estimator = AdvEstimator::kKimi;
+  a.adv_estimator = "kimi";
   AdvantageInput in;
   in.scores = at::tensor({1.0, 0.0}, at::kDouble);
   in.mask = T2({{1, 1}, {1, 0}});

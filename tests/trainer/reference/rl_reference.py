@@ -1,14 +1,14 @@
 #!/usr/bin/python3
 """Reference values for the trainer's advantage estimators and losses.
 
-Written from the formulas in shared/notes/algorithms.md (and the header comments of
+Written from the formulas in docs/design/algorithms.md (and the header comments of
 trainer/advantages.h and trainer/losses.h, which state the same formulas), not from the C++
 code: every quantity is computed sample by sample and token by token with Python loops over
 float64 torch scalars, and gradients come from torch autograd.
 
 Usage: rl_reference.py OUT.json [--seed N]
 Writes random batches with ragged response lengths (inputs) and the expected outputs; the C++
-test tests/trainer/learning_math_test.cc runs this script and compares within 1e-9.
+test tests/trainer/rl_math_test.cc runs this script and compares within 1e-9.
 """
 import json
 import math
