@@ -3,6 +3,7 @@
 // with a static Create, see base/registry.h) and add its line here; docs/writing-an-algorithm.md
 // walks through one.
 #include "trainer/advantage_estimator.h"
+#include "trainer/algorithms/cispo_loss.h"
 #include "trainer/algorithms/gae_advantages.h"
 #include "trainer/algorithms/group_baseline_advantages.h"
 #include "trainer/algorithms/gspo_loss.h"
@@ -21,6 +22,7 @@ void RegisterPolicyLosses(PolicyLossRegistry& r) {
   r.Register<PpoClipLoss>("ppo", "PPO's clipped surrogate, with clip-higher and dual clip");
   r.Register<GspoLoss>("gspo", "PPO's clip on the sequence-level (length-normalised) ratio");
   r.Register<KimiLoss>("kimi", "Kimi k1.5: policy gradient plus a squared pull to pi_old");
+  r.Register<CispoLoss>("cispo", "MiniMax-M1: clipped, detached ratio times A log pi");
 }
 
 void RegisterAdvantageEstimators(AdvantageEstimatorRegistry& r) {

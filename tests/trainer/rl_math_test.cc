@@ -16,6 +16,7 @@
 
 #include "tests/testing.h"
 #include "trainer/advantage_estimator.h"
+#include "trainer/algorithms/cispo_loss.h"
 #include "trainer/algorithms/gspo_loss.h"
 #include "trainer/algorithms/kimi_loss.h"
 #include "trainer/algorithms/ppo_clip_loss.h"
@@ -161,6 +162,10 @@ TEST_F(ReferenceTest, LossesAndGradientsAcrossMicroBatches) {
           clipfrac_lower += pl.clipfrac_lower.value_or(0.0);
         } else if (kind == "gspo") {
           PolicyLossValue pl = GspoLoss(c["lo"], c["hi"], mode).Compute(in, scale);
+          loss = pl.loss;
+          clipfrac += pl.clipfrac;
+        } else if (kind == "cispo") {
+          PolicyLossValue pl = CispoLoss(c["lo"], c["hi"], mode).Compute(in, scale);
           loss = pl.loss;
           clipfrac += pl.clipfrac;
         } else if (kind == "kimi") {
@@ -313,6 +318,30 @@ TEST(HandCaseTest, PpoClipDualClipKimiAndKl) {
               1e-12);
   EXPECT_NEAR(KlPenalty(p, r, KlEstimator::kK3).item<double>(), 1 - std::log(2.0), 1e-12);
   EXPECT_NEAR(KlPenalty(p, r, KlEstimator::kAbs).item<double>(), std::log(2.0), 1e-12);
+}
+
+TEST(HandCaseTest, CispoKeepsTheGradientOfClippedTokens) {
+  // eps 0.2 / 0.2, one sequence (seq-mean-token-sum: the sum over its tokens), pi_old = 1:
+  //   token 0: A = 1,  ratio e^0.5 -> weight 1.2: loss -1.2 * 0.5,      gradient -1.2
+  //   token 1: A = -1, ratio 4     -> weight 1.2: loss 1.2 * log 4,     gradient 1.2
+  //   token 2: A = 2,  ratio 1/2   -> weight 0.8: loss -1.6 * log(1/2), gradient -1.6
+  //   token 3: A = 1,  ratio e^0.1 (inside):     loss -e^0.1 * 0.1,    gradient -e^0.1
+  at::Tensor lp = T2({{0.5, std::log(4.0), std::log(0.5), 0.1}}).requires_grad_(true);
+  at::Tensor old = T2({{0, 0, 0, 0}}), adv = T2({{1, -1, 2, 1}}), mask = T2({{1, 1, 1, 1}});
+  LossScale s = LossScale::Of(mask, 1.0);
+  PolicyLossValue pl = CispoLoss(0.2, 0.2, LossAggMode::kSeqMeanTokenSum)
+                           .Compute({lp, old, adv, mask, at::Tensor()}, s);
+  const double e = std::exp(0.1);
+  EXPECT_NEAR(pl.loss.item<double>(), -0.6 + 4 * std::log(2.0) - 0.1 * e, 1e-12);
+  EXPECT_DOUBLE_EQ(pl.clipfrac, 0.75);
+  pl.loss.backward();
+  ExpectClose(lp.grad(), T2({{-1.2, 1.2, -1.6, -e}}), "cispo gradient");
+  // PPO's clip leaves token 0 (A > 0 above 1 + eps) without a gradient.
+  at::Tensor lp2 = lp.detach().clone().requires_grad_(true);
+  PpoClipLoss(0.2, 0.2, 0.0, LossAggMode::kSeqMeanTokenSum)
+      .Compute({lp2, old, adv, mask, at::Tensor()}, s)
+      .loss.backward();
+  EXPECT_EQ(lp2.grad()[0][0].item<double>(), 0.0);
 }
 
 TEST(HandCaseTest, ValueClipping) {

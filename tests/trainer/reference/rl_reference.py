@@ -167,6 +167,12 @@ def ppo_token(lp, old, a, lo, hi, c):
     return pg, clipped, lower
 
 
+def cispo_token(lp, old, a, lo, hi):
+    ratio = torch.exp(torch.clamp(lp.detach() - old, -20.0, 20.0))
+    weight = torch.clamp(ratio, 1.0 - lo, 1.0 + hi)  # a constant: no gradient through it
+    return -weight * a * lp, bool(ratio < 1.0 - lo or ratio > 1.0 + hi)
+
+
 def policy_loss(b, lp, case):
     mask, old, adv = b["mask"], b["old_log_probs"], case_adv(b, case)
     B, T = len(mask), len(mask[0])
@@ -182,6 +188,14 @@ def policy_loss(b, lp, case):
                 loss[i][t] = pg
                 metrics["clipfrac"] += cl / n_tok
                 metrics["clipfrac_lower"] += lower / n_tok
+        return aggregate(loss, mask, mode, norm), metrics
+    if kind == "cispo":
+        loss = [[None] * T for _ in range(B)]
+        for i in range(B):
+            for t in valid(mask[i]):
+                loss[i][t], cl = cispo_token(lp[i, t], old[i][t], adv[i][t], case["lo"],
+                                             case["hi"])
+                metrics["clipfrac"] += cl / n_tok
         return aggregate(loss, mask, mode, norm), metrics
     if kind == "gspo":
         loss = [[None] * T for _ in range(B)]
@@ -322,9 +336,11 @@ def loss_cases():
         cases.append({"kind": "ppo", "mode": mode, "lo": 0.2, "hi": 0.2, "c": 0.0})
         cases.append({"kind": "ppo", "mode": mode, "lo": 0.2, "hi": 0.28, "c": 3.0})
         cases.append({"kind": "gspo", "mode": mode, "lo": 0.2, "hi": 0.28})
+        cases.append({"kind": "cispo", "mode": mode, "lo": 0.2, "hi": 0.28})
         for est in ["k1", "k2", "k3", "abs"]:
             cases.append({"kind": "kl_" + est, "mode": mode})
     cases.append({"kind": "gspo", "mode": "seq-mean-token-mean", "lo": 3e-4, "hi": 4e-4})
+    cases.append({"kind": "cispo", "mode": "token-mean", "lo": 1.0, "hi": 2.0})  # MiniMax-M1
     cases.append({"kind": "kimi", "tau": 0.1})
     cases.append({"kind": "kimi", "tau": 0.5})
     cases.append({"kind": "nll"})
