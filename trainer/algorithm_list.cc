@@ -12,6 +12,7 @@
 #include "trainer/algorithms/ppo_clip_loss.h"
 #include "trainer/algorithms/reinforce_pp_advantages.h"
 #include "trainer/algorithms/rloo_advantages.h"
+#include "trainer/algorithms/tis_correction.h"
 #include "trainer/policy_loss.h"
 #include "trainer/rollout_correction.h"
 
@@ -38,7 +39,7 @@ void RegisterAdvantageEstimators(AdvantageEstimatorRegistry& r) {
 }
 
 void RegisterRolloutCorrections(RolloutCorrectionRegistry& r) {
-  // (none built in yet: algorithm.rollout_correction.name stays empty)
+  r.Register<TisCorrection>("tis", "truncated importance sampling: min(pi_old / pi_behaviour, C)");
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include <functional>
 #include <random>
 
+#include "absl/strings/str_cat.h"
+#include "base/config.h"
 #include "model/decoder.h"
 #include "trainer/advantage_estimator.h"
 #include "trainer/advantages.h"
@@ -21,6 +23,7 @@
 #include "trainer/decoder_policy.h"
 #include "trainer/losses.h"
 #include "trainer/policy_loss.h"
+#include "trainer/rollout_correction.h"
 
 namespace ponder::trainer {
 namespace {
@@ -523,6 +526,81 @@ TEST(LearnerTest, EveryLossAndEstimatorMovesTowardsTheReward) {
     a.adv_estimator = estimator;
     ExpectMovesTowardsTheReward(a, "adv_estimator " + estimator);
   }
+}
+
+// ---- Rollout corrections ----------------------------------------------------------------
+
+// The batch with the rollout's log-probs set to the policy's minus `shift`: every token's ratio
+// pi_old / pi_behaviour is e^shift (up to the float rounding of the stored log-probs).
+std::vector<Trajectory> BatchWithBehaviour(TinyPolicy& policy, double shift) {
+  std::vector<Trajectory> batch = Batch(4);
+  for (auto& t : batch) {
+    int32_t prev = t.prompt_ids.back();
+    for (int32_t tok : t.response_ids) {
+      t.behaviour_log_probs.push_back(static_cast<float>(policy.LogProb(prev, tok) - shift));
+      prev = tok;
+    }
+  }
+  return batch;
+}
+
+// GRPO with token-mean aggregation (with seq-mean, the first update's pg_loss is the mean of
+// group-centred advantages: zero).
+AlgorithmOptions TokenMeanGrpo() {
+  AlgorithmOptions a = Algo("grpo");
+  a.loss_agg_mode = LossAggMode::kTokenMean;
+  return a;
+}
+
+AlgorithmOptions WithCorrection(const std::string& yaml) {
+  AlgorithmOptions a = TokenMeanGrpo();
+  auto correction = config::LoadString<RolloutCorrectionOptions>(yaml, "test.yaml");
+  EXPECT_TRUE(correction.ok()) << correction.status();
+  a.rollout_correction = *correction;
+  return a;
+}
+
+// One update over the whole batch: pg_loss is measured before the weights move.
+double PgLoss(const AlgorithmOptions& a, const std::vector<Trajectory>& batch) {
+  TinyPolicy policy(1);
+  auto learner = Learner::Create(a, Trainer(), {}, &policy, nullptr, nullptr);
+  EXPECT_TRUE(learner.ok()) << learner.status();
+  auto out = (*learner)->Step(batch, 0);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.ok() ? out->metrics["actor/pg_loss"] : NAN;
+}
+
+TEST(RolloutCorrectionTest, TisWeightsEveryTokenByTheTruncatedRatio) {
+  TinyPolicy policy(1);
+  const std::vector<Trajectory> batch = BatchWithBehaviour(policy, 0.25);
+  const double plain = PgLoss(TokenMeanGrpo(), batch);
+  ASSERT_GT(std::abs(plain), 1e-3);
+  const double ratio = std::exp(0.25);
+  for (double cap : {2.0, 1.2}) {
+    AlgorithmOptions a = WithCorrection(absl::StrCat("{name: tis, options: {cap: ", cap, "}}"));
+    TinyPolicy p(1);
+    auto learner = Learner::Create(a, Trainer(), {}, &p, nullptr, nullptr);
+    ASSERT_TRUE(learner.ok()) << learner.status();
+    auto out = (*learner)->Step(batch, 0);
+    ASSERT_TRUE(out.ok()) << out.status();
+    const double w = std::min(ratio, cap);
+    EXPECT_NEAR(out->metrics["rollout_corr/tis_weight/mean"], w, 1e-5) << cap;
+    EXPECT_EQ(out->metrics["rollout_corr/tis_capped_frac"], cap < ratio ? 1.0 : 0.0) << cap;
+    // The same weight on every token scales the policy-gradient loss.
+    EXPECT_NEAR(PgLoss(a, batch), w * plain, 1e-5 * std::abs(plain)) << cap;
+  }
+  // Without the rollout's log-probs there is nothing to correct against.
+  std::vector<Trajectory> missing = batch;
+  missing[3].behaviour_log_probs.clear();
+  TinyPolicy p(1);
+  auto learner =
+      Learner::Create(WithCorrection("{name: tis}"), Trainer(), {}, &p, nullptr, nullptr);
+  ASSERT_TRUE(learner.ok());
+  auto out = (*learner)->Step(missing, 0);
+  ASSERT_FALSE(out.ok());
+  EXPECT_THAT(std::string(out.status().message()),
+              HasSubstr("algorithm.rollout_correction tis needs the rollout's log-probs of every "
+                        "sample"));
 }
 
 // ---- The adapter over model::Decoder --------------------------------------------------

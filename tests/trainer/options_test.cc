@@ -81,6 +81,18 @@ TEST(AlgorithmOptionsTest, ResolvedConfigRoundTrips) {
   }
 }
 
+TEST(AlgorithmOptionsTest, RolloutCorrectionWithItsOptions) {
+  auto job = Load("algorithm: {name: dapo, rollout_correction: {name: tis, options: {cap: 3}}}\n");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->algorithm.rollout_correction.name, "tis");
+  EXPECT_TRUE(job->algorithm.Validate().ok());
+  std::string yaml = config::ToYaml(*job);
+  auto again = config::LoadString<JobConfig>(yaml, "resolved.yaml");
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << yaml;
+  EXPECT_EQ(config::ToYaml(*again), yaml);
+  EXPECT_THAT(yaml, HasSubstr("cap: 3"));
+}
+
 TEST(AlgorithmOptionsTest, BadValuesNameTheKey) {
   struct Case {
     const char* yaml;
@@ -98,6 +110,10 @@ TEST(AlgorithmOptionsTest, BadValuesNameTheKey) {
       {"algorithm: {rollout_correction: {name: magic}}\n",
        "algorithm.rollout_correction.name must be empty (no correction) or name a rollout "
        "correction"},
+      {"algorithm: {rollout_correction: {name: tis, options: {cap: 0.5}}}\n",
+       "algorithm.rollout_correction.options.cap must be >= 1 (got 0.5)"},
+      {"algorithm: {rollout_correction: {name: tis, options: {cap_ratio: 3}}}\n",
+       "unknown key 'algorithm.rollout_correction.options.cap_ratio'"},
       {"algorithm: {loss_agg_mode: mean}\n", "unknown value 'mean'"},
       {"algorithm: {clip_ratio_c: 0.5}\n", "algorithm.clip_ratio_c must be 0 (off) or > 1"},
       {"algorithm: {kl_loss_type: k4}\n", "algorithm.kl_loss_type unknown value 'k4'"},

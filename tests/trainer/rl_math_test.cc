@@ -14,6 +14,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
+#include "base/config.h"
 #include "tests/testing.h"
 #include "trainer/advantage_estimator.h"
 #include "trainer/algorithms/cispo_loss.h"
@@ -21,6 +23,7 @@
 #include "trainer/algorithms/kimi_loss.h"
 #include "trainer/algorithms/ppo_clip_loss.h"
 #include "trainer/losses.h"
+#include "trainer/rollout_correction.h"
 
 namespace ponder::trainer {
 namespace {
@@ -214,6 +217,61 @@ TEST_F(ReferenceTest, LossesAndGradientsAcrossMicroBatches) {
     }
   }
   EXPECT_GE(checked, 100);
+}
+
+LossAggMode ModeNamed(const std::string& name) {
+  for (LossAggMode m : {LossAggMode::kTokenMean, LossAggMode::kSeqMeanTokenSum,
+                        LossAggMode::kSeqMeanTokenMean, LossAggMode::kSeqMeanTokenSumNorm}) {
+    if (name == LossAggModeName(m)) return m;
+  }
+  ADD_FAILURE() << "no loss_agg_mode " << name;
+  return LossAggMode::kTokenMean;
+}
+
+// Each rollout correction of the reference, built by name through the registry from its
+// options as a job file gives them: its weights, mask and metrics, and PPO's loss and
+// gradient (in micro-batches) with the weights applied over the tokens it keeps.
+TEST_F(ReferenceTest, RolloutCorrections) {
+  int checked = 0;
+  for (const auto& b : Batches()) {
+    const at::Tensor mask = Tensor(b["mask"]), old = Tensor(b["old_log_probs"]);
+    const at::Tensor behaviour = Tensor(b["behaviour_log_probs"]), adv = Tensor(b["advantages"]);
+    for (const auto& c : b["correction_cases"]) {
+      const std::string what = c.dump().substr(0, 60);
+      auto options = config::LoadString<RolloutCorrectionOptions>(
+          absl::StrCat("{name: ", c["name"].get<std::string>(),
+                       ", options: {cap: ", c["cap"].get<double>(), "}}"),
+          "case.yaml");
+      ASSERT_TRUE(options.ok()) << options.status();
+      auto correction = RolloutCorrections().Create(options->name, options->options);
+      ASSERT_TRUE(correction.ok()) << correction.status();
+      const RolloutCorrectionOutput out = (*correction)->Apply({old, behaviour, mask});
+      const at::Tensor weights = out.weights.defined() ? out.weights : at::ones_like(mask);
+      ExpectClose(weights * mask, Tensor(c["weights"]) * mask, what + " weights");
+      ExpectClose(out.mask, Tensor(c["mask"]), what + " mask");
+      EXPECT_EQ(out.metrics.size(), c["metrics"].size()) << what;
+      for (const auto& [name, value] : c["metrics"].items()) {
+        ASSERT_EQ(out.metrics.count(name), 1u) << what << " has no metric " << name;
+        ExpectClose(out.metrics.at(name), value.get<double>(), what + " " + name);
+      }
+      const LossScale scale = LossScale::Of(out.mask, b["norm"].get<double>());
+      at::Tensor lp = Tensor(b["log_probs"]).requires_grad_(true);
+      double value = 0;
+      for (const at::Tensor& rows : MicroRows(mask.size(0))) {
+        PolicyLossInput in{
+            lp.index_select(0, rows), old.index_select(0, rows), adv.index_select(0, rows),
+            out.mask.index_select(0, rows),
+            out.weights.defined() ? out.weights.index_select(0, rows) : at::Tensor()};
+        at::Tensor loss = PpoClipLoss(0.2, 0.28, 3.0, ModeNamed(c["mode"])).Compute(in, scale).loss;
+        value += loss.item<double>();
+        loss.backward();
+      }
+      ExpectClose(value, c["value"], what + " value");
+      ExpectClose(lp.grad(), Tensor(c["grad"]), what + " gradient");
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 6);
 }
 
 // ---- Cases worked out by hand -------------------------------------------------------------

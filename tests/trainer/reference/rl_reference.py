@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference values for the trainer's advantage estimators and losses.
+"""Reference values for the trainer's advantage estimators, losses and rollout corrections.
 
 Written from the formulas in docs/design/algorithms.md (and the header comments of
 trainer/advantages.h and trainer/losses.h, which state the same formulas), not from the C++
@@ -276,6 +276,48 @@ def value_loss(b, v, case):
     return 0.5 * aggregate(loss, mask, case["mode"], b["norm"]), clipfrac
 
 
+# ---- Rollout corrections (trainer/rollout_correction.h) -----------------------------------
+
+def rollout_correction(b, case):
+    """Per-token weights, the loss mask left, and the metrics."""
+    mask, old, beh = b["mask"], b["old_log_probs"], b["behaviour_log_probs"]
+    cap = case["cap"]
+    n_tok = sum(len(valid(m)) for m in mask)
+    weights = [[1.0] * len(m) for m in mask]
+    kept = [list(m) for m in mask]
+    metrics = {}
+    for i in range(len(mask)):
+        for t in valid(mask[i]):
+            ratio = math.exp(min(max(old[i][t] - beh[i][t], -20.0), 20.0))
+            if case["name"] == "tis":  # w = min(pi_old / pi_behaviour, C)
+                weights[i][t] = min(ratio, cap)
+                metrics["rollout_corr/tis_weight/mean"] = (
+                    metrics.get("rollout_corr/tis_weight/mean", 0.0) + min(ratio, cap) / n_tok)
+                metrics["rollout_corr/tis_capped_frac"] = (
+                    metrics.get("rollout_corr/tis_capped_frac", 0.0) + (ratio > cap) / n_tok)
+            else:
+                raise ValueError(case["name"])
+    return weights, kept, metrics
+
+
+def corrected_ppo_loss(b, lp, case, weights, kept):
+    """PPO's loss with each token's term times its weight, over the tokens kept."""
+    B, T = len(kept), len(kept[0])
+    loss = [[None] * T for _ in range(B)]
+    for i in range(B):
+        for t in valid(kept[i]):
+            pg, _, _ = ppo_token(lp[i, t], b["old_log_probs"][i][t], b["advantages"][i][t], 0.2,
+                                 0.28, 3.0)
+            loss[i][t] = pg * weights[i][t]
+    return aggregate(loss, kept, case["mode"], b["norm"])
+
+
+CORRECTION_CASES = [
+    {"name": "tis", "cap": 2.0, "mode": "token-mean"},
+    {"name": "tis", "cap": 1.5, "mode": "seq-mean-token-mean"},
+]
+
+
 # ---- Random batches ----------------------------------------------------------------------
 
 def rand_list(g, *shape, scale=1.0):
@@ -303,10 +345,16 @@ def make_batch(g, B, T, group_sizes, empty_row=False):
     ref = [[old[i][t] + x for t, x in enumerate(row)] for i, row in enumerate(rand_list(g, B, T, scale=0.3))]
     pos = [bool(x) for x in torch.randint(0, 2, (B,), generator=g).tolist()]
     pos[0] = True
+    # The rollout engine's log-probs: near pi_old, a few far from it (rollout corrections).
+    drift = torch.randn(B, T, generator=g) * 0.3
+    far = torch.rand(B, T, generator=g) < 0.15
+    drift = torch.where(far, drift * 4.0, drift)
+    behaviour = [[old[i][t] + drift[i, t].item() for t in range(T)] for i in range(B)]
     return {
         "B": B, "T": T, "mask": mask, "group_ids": group_ids, "scores": scores,
         "values": rand_list(g, B, T), "token_rewards": rand_list(g, B, T, scale=0.05),
         "log_probs": lp, "old_log_probs": old, "ref_log_probs": ref,
+        "behaviour_log_probs": behaviour,
         "advantages": rand_list(g, B, T), "seq_advantages": rand_list(g, B),
         "old_values": rand_list(g, B, T), "returns": rand_list(g, B, T),
         "positive": pos, "norm": 7.5,
@@ -377,6 +425,14 @@ def main():
                 value.backward()
                 b["value_cases"].append(dict(case, value=value.item(), grad=v.grad.tolist(),
                                              clipfrac=clipfrac))
+        b["correction_cases"] = []
+        for case in CORRECTION_CASES:
+            weights, kept, metrics = rollout_correction(b, case)
+            lp = torch.tensor(b["log_probs"], requires_grad=True)
+            value = corrected_ppo_loss(b, lp, case, weights, kept)
+            value.backward()
+            b["correction_cases"].append(dict(case, weights=weights, mask=kept, metrics=metrics,
+                                              value=value.item(), grad=lp.grad.tolist()))
     with open(out_path, "w") as f:
         json.dump({"seed": seed, "batches": batches}, f)
 
