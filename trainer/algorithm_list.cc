@@ -13,6 +13,7 @@
 #include "trainer/algorithms/reinforce_pp_advantages.h"
 #include "trainer/algorithms/rloo_advantages.h"
 #include "trainer/algorithms/tis_correction.h"
+#include "trainer/algorithms/token_mask_correction.h"
 #include "trainer/policy_loss.h"
 #include "trainer/rollout_correction.h"
 
@@ -40,6 +41,8 @@ void RegisterAdvantageEstimators(AdvantageEstimatorRegistry& r) {
 
 void RegisterRolloutCorrections(RolloutCorrectionRegistry& r) {
   r.Register<TisCorrection>("tis", "truncated importance sampling: min(pi_old / pi_behaviour, C)");
+  r.Register<TokenMaskCorrection>("token_mask",
+                                  "drop tokens whose pi_old / pi_behaviour leaves [1/C, C]");
 }
 
 }  // namespace

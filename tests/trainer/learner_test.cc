@@ -603,6 +603,34 @@ TEST(RolloutCorrectionTest, TisWeightsEveryTokenByTheTruncatedRatio) {
                         "sample"));
 }
 
+TEST(RolloutCorrectionTest, TokenMaskDropsTokensWhoseRatioLeavesTheBand) {
+  TinyPolicy policy(1);
+  const double plain = PgLoss(TokenMeanGrpo(), BatchWithBehaviour(policy, 0.25));
+  // Ratios e^0.25 = 1.28 and e^-0.25 = 0.78: inside [1/1.5, 1.5], outside [1/1.2, 1.2].
+  for (double shift : {0.25, -0.25}) {
+    const std::vector<Trajectory> batch = BatchWithBehaviour(policy, shift);
+    TinyPolicy kept(1);
+    auto learner = Learner::Create(WithCorrection("{name: token_mask, options: {cap: 1.5}}"),
+                                   Trainer(), {}, &kept, nullptr, nullptr);
+    ASSERT_TRUE(learner.ok()) << learner.status();
+    auto out = (*learner)->Step(batch, 0);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->metrics["rollout_corr/masked_frac"], 0.0) << shift;
+    if (shift > 0) EXPECT_DOUBLE_EQ(out->metrics["actor/pg_loss"], plain);  // as uncorrected
+
+    TinyPolicy dropped(1);
+    const at::Tensor before = dropped.Flat();
+    learner = Learner::Create(WithCorrection("{name: token_mask, options: {cap: 1.2}}"), Trainer(),
+                              {}, &dropped, nullptr, nullptr);
+    ASSERT_TRUE(learner.ok()) << learner.status();
+    out = (*learner)->Step(batch, 0);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->metrics["rollout_corr/masked_frac"], 1.0) << shift;
+    EXPECT_EQ(out->metrics["actor/empty_mini_batches"], 1.0) << shift;
+    EXPECT_TRUE(at::equal(dropped.Flat(), before)) << "every token dropped: no update";
+  }
+}
+
 // ---- The adapter over model::Decoder --------------------------------------------------
 
 model::ModelConfig TinyDecoderConfig() {

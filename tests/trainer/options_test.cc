@@ -114,6 +114,8 @@ TEST(AlgorithmOptionsTest, BadValuesNameTheKey) {
        "algorithm.rollout_correction.options.cap must be >= 1 (got 0.5)"},
       {"algorithm: {rollout_correction: {name: tis, options: {cap_ratio: 3}}}\n",
        "unknown key 'algorithm.rollout_correction.options.cap_ratio'"},
+      {"algorithm: {rollout_correction: {name: token_mask, options: {cap: 1}}}\n",
+       "algorithm.rollout_correction.options.cap must be > 1 (got 1)"},
       {"algorithm: {loss_agg_mode: mean}\n", "unknown value 'mean'"},
       {"algorithm: {clip_ratio_c: 0.5}\n", "algorithm.clip_ratio_c must be 0 (off) or > 1"},
       {"algorithm: {kl_loss_type: k4}\n", "algorithm.kl_loss_type unknown value 'k4'"},

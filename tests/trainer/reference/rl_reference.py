@@ -295,6 +295,12 @@ def rollout_correction(b, case):
                     metrics.get("rollout_corr/tis_weight/mean", 0.0) + min(ratio, cap) / n_tok)
                 metrics["rollout_corr/tis_capped_frac"] = (
                     metrics.get("rollout_corr/tis_capped_frac", 0.0) + (ratio > cap) / n_tok)
+            elif case["name"] == "token_mask":  # drop tokens whose ratio leaves [1/C, C]
+                drop = not (1.0 / cap <= ratio <= cap)
+                if drop:
+                    kept[i][t] = 0.0
+                metrics["rollout_corr/masked_frac"] = (
+                    metrics.get("rollout_corr/masked_frac", 0.0) + drop / n_tok)
             else:
                 raise ValueError(case["name"])
     return weights, kept, metrics
@@ -315,6 +321,8 @@ def corrected_ppo_loss(b, lp, case, weights, kept):
 CORRECTION_CASES = [
     {"name": "tis", "cap": 2.0, "mode": "token-mean"},
     {"name": "tis", "cap": 1.5, "mode": "seq-mean-token-mean"},
+    {"name": "token_mask", "cap": 2.0, "mode": "token-mean"},
+    {"name": "token_mask", "cap": 1.3, "mode": "seq-mean-token-mean"},
 ]
 
 
