@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -12,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/status.h"
 
 namespace ponder::config {
 namespace internal {
@@ -297,6 +299,39 @@ void Binder::EmitBlock(const Block& block) {
 
 // ---- Document ----------------------------------------------------------------------------
 
+namespace {
+
+// A key written twice in one mapping (e.g. a second `trainer:` block appended to a job file):
+// yaml-cpp keeps both pairs and a lookup finds only the first, so the second would be ignored
+// without a word. An error naming both lines instead.
+absl::Status CheckDuplicateKeys(const YAML::Node& node, const std::string& path,
+                                const std::string& file) {
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      PONDER_RETURN_IF_ERROR(CheckDuplicateKeys(node[i], absl::StrCat(path, "[", i, "]"), file));
+    }
+    return absl::OkStatus();
+  }
+  if (!node.IsMap()) return absl::OkStatus();
+  std::map<std::string, int> first_line;
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) continue;
+    const std::string key = kv.first.Scalar();
+    const std::string child = path.empty() ? key : absl::StrCat(path, ".", key);
+    const YAML::Mark mark = kv.first.Mark();
+    auto [it, inserted] = first_line.emplace(key, mark.line + 1);
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file, ":", mark.line + 1, ":", mark.column + 1, ": '", child, "' is given twice (lines ",
+          it->second, " and ", mark.line + 1, "); only one would be read -- merge them into one"));
+    }
+    PONDER_RETURN_IF_ERROR(CheckDuplicateKeys(kv.second, child, file));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 Document::Document() : context_(std::make_shared<internal::Context>()) {}
 
 absl::StatusOr<Document> Document::FromFile(const std::string& path) {
@@ -321,6 +356,7 @@ absl::StatusOr<Document> Document::FromString(const std::string& yaml, const std
         absl::StrCat(name, ": a config file must be a map of sections (run:, trainer:, ...)"));
   }
   if (doc.root_.IsNull()) doc.root_ = YAML::Node(YAML::NodeType::Map);
+  PONDER_RETURN_IF_ERROR(CheckDuplicateKeys(doc.root_, "", name));
   return doc;
 }
 

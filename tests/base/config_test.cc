@@ -211,6 +211,16 @@ TEST(ConfigTest, MalformedYamlGivesLineAndColumn) {
   EXPECT_THAT(std::string(root.status().message()), HasSubstr("job.yaml:3:"));
 }
 
+TEST(ConfigTest, AKeyGivenTwiceNamesBothLines) {
+  // A second `train:` block appended to a file would otherwise be ignored without a word.
+  EXPECT_THAT(ErrorOf("train:\n  steps: 3\npair: {low: 0}\ntrain:\n  steps: 5\n"),
+              HasSubstr("job.yaml:4:1: 'train' is given twice (lines 1 and 4)"));
+  EXPECT_THAT(ErrorOf("train: {steps: 3, lr: 0.1, steps: 4}\n"),
+              HasSubstr("job.yaml:1:28: 'train.steps' is given twice (lines 1 and 1)"));
+  EXPECT_THAT(ErrorOf("train:\n  parts:\n    - {name: a}\n    - {name: b, name: c}\n"),
+              HasSubstr("job.yaml:4:17: 'train.parts[1].name' is given twice"));
+}
+
 TEST(ConfigTest, TopLevelMustBeAMap) {
   absl::StatusOr<Root> root = Load("- a\n- b\n");
   ASSERT_FALSE(root.ok());
