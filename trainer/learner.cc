@@ -500,6 +500,12 @@ absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(
     PONDER_ASSIGN_OR_RETURN(impl->correction,
                             RolloutCorrections().Create(algorithm.rollout_correction.name,
                                                         algorithm.rollout_correction.options));
+    if (!trainer.recompute_logprobs) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "algorithm.rollout_correction ", algorithm.rollout_correction.name,
+          " compares the trainer's log-probs with the rollout's: it needs "
+          "trainer.recompute_logprobs true (without it pi_old is the rollout's, every ratio 1)"));
+    }
   }
   std::vector<at::Tensor> params = Trainable(policy->Parameters());
   if (params.empty()) return absl::InvalidArgumentError("the policy has no trainable parameters");

@@ -601,6 +601,13 @@ TEST(RolloutCorrectionTest, TisWeightsEveryTokenByTheTruncatedRatio) {
   EXPECT_THAT(std::string(out.status().message()),
               HasSubstr("algorithm.rollout_correction tis needs the rollout's log-probs of every "
                         "sample"));
+  // Without recomputed log-probs, pi_old is the rollout's: nothing to correct.
+  TrainerOptions t = Trainer();
+  t.recompute_logprobs = false;
+  auto no_recompute = Learner::Create(WithCorrection("{name: tis}"), t, {}, &p, nullptr, nullptr);
+  ASSERT_FALSE(no_recompute.ok());
+  EXPECT_THAT(std::string(no_recompute.status().message()),
+              HasSubstr("it needs trainer.recompute_logprobs true"));
 }
 
 TEST(RolloutCorrectionTest, TokenMaskDropsTokensWhoseRatioLeavesTheBand) {
