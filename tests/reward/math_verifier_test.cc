@@ -9,10 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "reward/internal/math_expr.h"
 #include "reward/internal/math_normalize.h"
+#include "reward/verifier_registry.h"
 #include "tests/testing.h"
 
 namespace ponder::reward {
@@ -153,6 +155,103 @@ TEST(MathAdversarialTest, HostileAnswersGetAVerdict) {
   auto r = (*verifier)->Score(input);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->correct, false);
+}
+
+}  // namespace
+}  // namespace ponder::reward
+
+namespace ponder::reward {
+namespace {
+
+using ::testing::HasSubstr;
+
+// The math verifier built from YAML options, as a job config gives them.
+std::unique_ptr<Verifier> MathWith(const std::string& yaml) {
+  absl::StatusOr<std::unique_ptr<Verifier>> v =
+      VerifierRegistry::Builtins().CreateFromYaml("math", yaml, "job.yaml");
+  EXPECT_TRUE(v.ok()) << v.status();
+  return v.ok() ? std::move(*v) : nullptr;
+}
+
+VerifyResult ScoreOne(const Verifier& verifier, const std::string& response,
+                      const std::string& gold) {
+  VerifyInput input;
+  input.response = response;
+  input.ground_truth = gold;
+  absl::StatusOr<VerifyResult> r = verifier.Score(input);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : VerifyResult{};
+}
+
+std::string Reason(const VerifyResult& r) { return r.details.value("reason", std::string()); }
+
+TEST(MathOptionsTest, TupleMatchesSetIsOffUnlessAsked) {
+  VerifyResult strict = ScoreOne(*MathWith("{}"), "\\boxed{(2, 1)}", "\\{1, 2\\}");
+  EXPECT_EQ(strict.correct, false);
+  EXPECT_THAT(Reason(strict), HasSubstr("tuple_matches_set"));
+  VerifyResult loose =
+      ScoreOne(*MathWith("{tuple_matches_set: true}"), "\\boxed{(2, 1)}", "\\{1, 2\\}");
+  EXPECT_EQ(loose.correct, true) << loose.details.dump();
+  // Still a set of the same elements: {1, 3} is not (2, 1).
+  EXPECT_EQ(
+      ScoreOne(*MathWith("{tuple_matches_set: true}"), "\\boxed{(3, 1)}", "\\{1, 2\\}").correct,
+      false);
+}
+
+TEST(MathOptionsTest, RequireBoxedRefusesOtherAnswers) {
+  auto verifier = MathWith("{require_boxed: true}");
+  VerifyResult unboxed = ScoreOne(*verifier, "The answer is $5$.", "5");
+  EXPECT_EQ(unboxed.correct, false);
+  EXPECT_TRUE(unboxed.details["extracted"].is_null());
+  EXPECT_THAT(Reason(unboxed), HasSubstr("require_boxed"));
+  EXPECT_EQ(ScoreOne(*verifier, "So \\boxed{5}.", "5").correct, true);
+  // Without the option the same response is read.
+  EXPECT_EQ(ScoreOne(*MathWith("{}"), "The answer is $5$.", "5").correct, true);
+}
+
+TEST(MathOptionsTest, DecimalPlacesSetTheNumericPrecision) {
+  EXPECT_EQ(ScoreOne(*MathWith("{}"), "\\boxed{3.14}", "\\pi").correct, false);
+  EXPECT_EQ(ScoreOne(*MathWith("{decimal_places: 2}"), "\\boxed{3.14}", "\\pi").correct, true);
+  EXPECT_EQ(ScoreOne(*MathWith("{decimal_places: 2}"), "\\boxed{3.15}", "\\pi").correct, false);
+}
+
+TEST(MathOptionsTest, BadValuesNameTheKey) {
+  const std::pair<const char*, const char*> kBad[] = {
+      {"{decimal_places: 40}", "options.decimal_places must be <= 15 (got 40)"},
+      {"{decimal_places: -1}", "options.decimal_places must be >= 0 (got -1)"},
+      {"{time_limit_s: 0}", "options.time_limit_s must be > 0"},
+      {"{extract: [boxed, regex]}", "list only boxed, hashes, answer_phrase and latex"},
+      {"{tuple_matches_set: maybe}", "tuple_matches_set"},
+      {"{require_boxed: 3}", "require_boxed"},
+      {"{tuple_match_set: true}", "tuple_match_set"},
+  };
+  for (const auto& [yaml, message] : kBad) {
+    absl::StatusOr<std::unique_ptr<Verifier>> v =
+        VerifierRegistry::Builtins().CreateFromYaml("math", yaml, "job.yaml");
+    ASSERT_FALSE(v.ok()) << yaml;
+    EXPECT_THAT(std::string(v.status().message()), HasSubstr(message)) << yaml;
+    EXPECT_THAT(std::string(v.status().message()), HasSubstr("job.yaml")) << yaml;
+  }
+}
+
+// A comparison that cannot finish in its budget says so: an answer past its deadline, and a
+// long list that would need too many comparisons.
+TEST(MathAdversarialTest, TheBudgetEndsAComparisonWithAReason) {
+  VerifyResult late =
+      ScoreOne(*MathWith("{time_limit_s: 1.0e-9}"), "\\boxed{x^2 + 2x + 1}", "(x+1)^2");
+  EXPECT_EQ(late.correct, false);
+  EXPECT_THAT(Reason(late), HasSubstr("time budget"));
+  std::string gold = "\\{", pred = "\\{";
+  for (int i = 0; i < 3000; ++i) {
+    absl::StrAppend(&gold, i == 0 ? "" : ",", i, "x");
+    absl::StrAppend(&pred, i == 0 ? "" : ",", 2999 - i, "x");
+  }
+  gold += "\\}";
+  pred += "\\}";
+  VerifyResult big =
+      ScoreOne(*MathWith("{max_answer_chars: 100000}"), "\\boxed{" + pred + "}", gold);
+  EXPECT_EQ(big.correct, false);
+  EXPECT_THAT(Reason(big), HasSubstr("time budget"));
 }
 
 }  // namespace
