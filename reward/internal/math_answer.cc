@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "reward/internal/math_parser.h"
@@ -119,19 +120,39 @@ std::vector<Expr> Expand(const Expr& e) {
   return out;
 }
 
+// How many values Expand gives, up to kMaxExpansions + 1.
+size_t CountValues(const Expr& e) {
+  size_t n = e.kind == Kind::kPlusMinus ? 2 : 1;
+  for (const Expr& c : e.children) n = std::min(n * CountValues(c), kMaxExpansions + 1);
+  return n;
+}
+
+absl::StatusOr<std::vector<Expr>> ExpandAll(const Expr& e) {
+  if (CountValues(e) > kMaxExpansions) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\\pm gives more than ", kMaxExpansions, " values"));
+  }
+  return Expand(e);
+}
+
 // An answer with \pm is the set of its values; inside a set or bare list each element is
-// expanded in place.
-Expr ExpandPlusMinus(Expr e) {
+// expanded in place. An answer with more values than kMaxExpansions is not read (a part of
+// its values could match a wrong answer).
+absl::StatusOr<Expr> ExpandPlusMinus(Expr e) {
   if (!Contains(e, Kind::kPlusMinus)) return e;
   if (e.kind == Kind::kList && (e.open == 0 || e.open == '{')) {
     std::vector<Expr> items;
     for (const Expr& c : e.children) {
-      for (Expr& v : Expand(c)) items.push_back(std::move(v));
+      absl::StatusOr<std::vector<Expr>> values = ExpandAll(c);
+      if (!values.ok()) return values.status();
+      for (Expr& v : *values) items.push_back(std::move(v));
     }
     e.children = std::move(items);
     return e;
   }
-  return MakeList(0, 0, Expand(e));
+  absl::StatusOr<std::vector<Expr>> values = ExpandAll(e);
+  if (!values.ok()) return values.status();
+  return MakeList(0, 0, *std::move(values));
 }
 
 }  // namespace

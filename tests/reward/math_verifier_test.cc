@@ -20,6 +20,8 @@
 namespace ponder::reward {
 namespace {
 
+using ::testing::HasSubstr;
+
 struct CaseLine {
   int line = 0;
   std::vector<std::string> fields;
@@ -101,52 +103,64 @@ TEST(MathEquivalenceTest, CasesFromFile) { CheckEquivalenceFile("math_equivalenc
 // Verdicts computed by SymPy (tests/reward/make_math_sympy_cases.py).
 TEST(MathEquivalenceTest, SympyCasesFromFile) { CheckEquivalenceFile("math_sympy.tsv", 100); }
 
-}  // namespace
-}  // namespace ponder::reward
-
-namespace ponder::reward {
-namespace {
-
 // Model output is adversarial input: deep nesting, huge numbers, towers of powers, long lists
-// and many \pm must give a verdict (not a crash, hang or exception).
-TEST(MathAdversarialTest, HostileAnswersGetAVerdict) {
+// and many \pm must give a verdict (not a crash, hang or exception), "not equal" both ways,
+// with a reason that says what stopped the comparison.
+TEST(MathAdversarialTest, HostileAnswersGetAVerdictWithAReason) {
   MathOptions options;
-  std::vector<std::pair<std::string, std::string>> cases = {
-      {"1", std::string(5000, '(') + "1" + std::string(5000, ')')},
-      {"1", std::string(3000, '{') + "1" + std::string(3000, '}')},
-      {"1",
-       [] {
-         std::string s;
-         for (int i = 0; i < 2000; ++i) s += "\\frac{";
-         return s + "1";
-       }()},
-      {"1", "2^{2^{2^{2^{2^{2^{2^{2}}}}}}}"},
-      {"1", "10^{1000000000}"},
-      {"1", "99999999999999999999999999999999999999999999999999999999999999999"},
-      {"1", "0.00000000000000000000000000000000000000000000000000000000000001"},
-      {"x", "x^{x^{x^{x^{x^{x^{x}}}}}}"},
-      {"1", "1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1"},
-      {"5!", "100000!"},
-      {"1", "\\sqrt[1000000]{2}"},
-      {"1", "(1,2" + std::string(20000, ',') + ")"},
-      {"1", "\\begin{pmatrix}" + std::string(10000, '&') + "\\end{pmatrix}"},
-      {"1", "\\text{" + std::string(100000, 'a')},
-      {"\\{1,2,3\\}",
-       [] {
-         std::string s = "\\{";
-         for (int i = 0; i < 3000; ++i) s += std::to_string(i % 7) + ",";
-         return s + "1\\}";
-       }()},
-      {"1", "1e999999"},
-      {"1", "0/0"},
-      {"1", "\\frac{1}{0}"},
-      {"1", "\\log_{1} 1"},
-      {"1", std::string("\xff\xfe\x00\x80", 4)},
+  struct Hostile {
+    std::string gold, pred, reason;  // reason: a part of the 'not equal' reason, both ways
   };
-  for (const auto& [gold, pred] : cases) {
-    EXPECT_FALSE(MathAnswersEqual(gold, pred, options)) << pred.substr(0, 60);
-    EXPECT_FALSE(MathAnswersEqual(pred, gold, options)) << pred.substr(0, 60);
-  }
+  std::string fracs;
+  for (int i = 0; i < 2000; ++i) fracs += "\\frac{";
+  std::string long_set = "\\{";
+  for (int i = 0; i < 3000; ++i) long_set += std::to_string(i % 7) + ",";
+  long_set += "1\\}";
+  const std::vector<Hostile> cases = {
+      {"1", std::string(5000, '(') + "1" + std::string(5000, ')'), "max_answer_chars"},
+      {"1", std::string(3000, '{') + "1" + std::string(3000, '}'), "max_answer_chars"},
+      {"1", fracs + "1", "max_answer_chars"},
+      {"1", "2^{2^{2^{2^{2^{2^{2^{2}}}}}}}", "has no value"},
+      {"1", "10^{1000000000}", "has no value"},
+      {"1", "99999999999999999999999999999999999999999999999999999999999999999",
+       "the numbers differ"},
+      {"1", "0.00000000000000000000000000000000000000000000000000000000000001",
+       "not equal to 6 decimal places"},
+      {"x", "x^{x^{x^{x^{x^{x^{x}}}}}}", "the expressions differ"},
+      {"1", "1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1\\pm1",
+       "more than 16 values"},
+      {"5!", "100000!", "has no value"},
+      {"1", "\\sqrt[1000000]{2}", "the numbers differ"},
+      {"1", "(1,2" + std::string(20000, ',') + ")", "max_answer_chars"},
+      {"1", "\\begin{pmatrix}" + std::string(10000, '&') + "\\end{pmatrix}", "max_answer_chars"},
+      {"1", "\\text{" + std::string(100000, 'a'), "max_answer_chars"},
+      {"\\{1,2,3\\}", long_set, "max_answer_chars"},
+      {"1", "1e999999", "out of range"},
+      {"1", "0/0", "has no value"},
+      {"1", "\\frac{1}{0}", "has no value"},
+      {"1", "\\log_{1} 1", "has no value"},
+      {"1", std::string("\xff\xfe\x00\x80", 4), "could not be read"},
+  };
+  auto check = [](const std::vector<Hostile>& cases, const MathOptions& options) {
+    for (const Hostile& c : cases) {
+      for (bool gold_first : {true, false}) {
+        const std::string& gold = gold_first ? c.gold : c.pred;
+        const std::string& pred = gold_first ? c.pred : c.gold;
+        MathVerdict v = CompareMathAnswers(gold, pred, options);
+        EXPECT_FALSE(v.equal) << c.pred.substr(0, 60);
+        EXPECT_THAT(v.reason, HasSubstr(c.reason))
+            << "gold '" << gold.substr(0, 60) << "' pred '" << pred.substr(0, 60) << "'";
+      }
+    }
+  };
+  check(cases, options);
+  // Within max_answer_chars the reader itself meets them: it stops at its depth limit.
+  std::string short_fracs;
+  for (int i = 0; i < 150; ++i) short_fracs += "\\frac{";
+  check({{"1", std::string(200, '(') + "1" + std::string(200, ')'), "nested too deeply"},
+         {"1", std::string(200, '{') + "1" + std::string(200, '}'), "nested too deeply"},
+         {"1", short_fracs + "1", "could not be read"}},
+        options);
   // The verifier scores a long response with an unclosed box quickly too.
   auto verifier = MathVerifier::Create(options);
   VerifyInput input;
@@ -155,15 +169,8 @@ TEST(MathAdversarialTest, HostileAnswersGetAVerdict) {
   auto r = (*verifier)->Score(input);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->correct, false);
+  EXPECT_FALSE(r->details.value("reason", std::string()).empty()) << r->details.dump();
 }
-
-}  // namespace
-}  // namespace ponder::reward
-
-namespace ponder::reward {
-namespace {
-
-using ::testing::HasSubstr;
 
 // The math verifier built from YAML options, as a job config gives them.
 std::unique_ptr<Verifier> MathWith(const std::string& yaml) {
