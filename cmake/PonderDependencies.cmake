@@ -33,6 +33,8 @@ if(NOT NPM_PROGRAM)
   message(FATAL_ERROR "npm not found: the dashboard page needs it at build time to fetch its "
                       "chart library (run scripts/install-deps.sh)")
 endif()
+# Exact big rationals for the math verifier (reward/internal/math_value.h).
+pkg_check_modules(GMPXX REQUIRED IMPORTED_TARGET gmpxx)
 
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 

@@ -22,8 +22,8 @@ def _ponder_harness():
     type_, id_, str_, list_, enumerate_, isinstance_ = type, id, str, list, enumerate, isinstance
     exec_, compile_, frozenset_, open_, getattr_, setattr_ = exec, compile, frozenset, open, getattr, setattr
     dict_, bytes_fromhex, dict_items = dict, bytes.fromhex, dict.items
-    BaseException_, AssertionError_, SyntaxError_, ValueError_, Exception_ = (
-        BaseException, AssertionError, SyntaxError, ValueError, Exception)
+    BaseException_, AssertionError_, SyntaxError_, ValueError_, Exception_, NameError_ = (
+        BaseException, AssertionError, SyntaxError, ValueError, Exception, NameError)
     type_name = type.__dict__['__name__'].__get__
     AST, Assert, Compare, Call, Name, Load = (
         _ast.AST, _ast.Assert, _ast.Compare, _ast.Call, _ast.Name, _ast.Load)
@@ -132,11 +132,6 @@ def _ponder_harness():
     pristine = dict_(builtins.__dict__)
     g = {'__name__': 'solution', '__builtins__': builtins}
     try:
-        exec_(setup, g)
-    except BaseException_ as e:
-        report('task', describe(e))
-        exit_(3)
-    try:
         program = compile_(source, 'solution.py', 'exec')
     except (SyntaxError_, ValueError_) as e:
         report('program', 'syntax', describe(e))
@@ -146,6 +141,16 @@ def _ponder_harness():
     except BaseException_ as e:
         report('program', 'error', describe(e))
         exit_(0)
+    # The setup runs after the program, as MBPP's test_setup_code does: it may use a class or
+    # function that the solution defines. A name it cannot find is the program's fault.
+    try:
+        exec_(setup, g)
+    except NameError_ as e:
+        report('program', 'error', describe(e))
+        exit_(0)
+    except BaseException_ as e:
+        report('task', describe(e))
+        exit_(3)
     for i, code in enumerate_(tests):
         env = dict_(g)
         env['__builtins__'] = pristine

@@ -41,7 +41,9 @@ struct CodeTask {
   CodeTestStyle style = CodeTestStyle::kStdio;
   std::vector<StdioCase> cases;      // kStdio
   std::vector<std::string> asserts;  // kAsserts
-  std::string setup;                 // kAsserts: run before the program
+  std::string setup;                 // kAsserts: Python runs it after the program (MBPP's
+                                     // test_setup_code may use what it defines); C++ puts
+                                     // it before the program (declarations, #include)
   std::string test;                  // kFunction
   std::string entry_point;           // kFunction
   std::optional<double> timeout_s;

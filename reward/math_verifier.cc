@@ -3,47 +3,19 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "reward/answer_extraction.h"
+#include "reward/internal/math_answer.h"
 #include "reward/internal/math_equivalence.h"
-#include "reward/internal/math_expr.h"
 #include "reward/internal/math_normalize.h"
 
 namespace ponder::reward {
 namespace {
 
-constexpr const char* kMethods[] = {"boxed", "hashes", "answer_phrase"};
+constexpr const char* kMethods[] = {"boxed", "hashes", "answer_phrase", "latex"};
 
 bool KnownMethod(const std::string& m) {
   return std::find(std::begin(kMethods), std::end(kMethods), m) != std::end(kMethods);
-}
-
-bool IsLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-// A plain word answer ("east", "Evelyn", "odd function"): compared as text, not as a product
-// of variables.
-bool IsPlainWords(const std::string& s) {
-  size_t run = 0, longest = 0;
-  for (char c : s) {
-    if (IsLetter(c)) {
-      longest = std::max(longest, ++run);
-    } else if (c == ' ' || c == '-' || c == '\'') {
-      run = 0;
-    } else {
-      return false;
-    }
-  }
-  return longest >= 2;
-}
-
-absl::StatusOr<internal::Expr> ParseAnswer(const std::string& normalized) {
-  if (IsPlainWords(normalized)) {
-    internal::Expr text;
-    text.kind = internal::Expr::Kind::kText;
-    text.name = normalized;
-    return text;
-  }
-  return internal::ParseMath(normalized);
 }
 
 // The gold answer inside a ground truth that is a whole solution.
@@ -58,71 +30,66 @@ std::string_view ReduceGold(std::string_view gold) {
   return Trim(gold);
 }
 
+std::string Shorten(std::string_view s) {
+  return s.size() > 80 ? std::string(s.substr(0, 77)) + "..." : std::string(s);
+}
+
+MathVerdict NotEqual(std::string reason) {
+  MathVerdict v;
+  v.reason = std::move(reason);
+  return v;
+}
+
 }  // namespace
 
 void MathOptions::Bind(config::Binder& b) {
   b.Field("extract", extract)
       .Must(std::all_of(extract.begin(), extract.end(), KnownMethod),
-            "list only boxed, hashes and answer_phrase");
+            "list only boxed, hashes, answer_phrase and latex");
   b.Field("fallback_last_number", fallback_last_number);
+  b.Field("require_boxed", require_boxed);
   b.Field("tail_chars", tail_chars).AtLeast(0);
   b.Field("correct_score", correct_score);
   b.Field("incorrect_score", incorrect_score);
   b.Field("no_answer_score", no_answer_score);
+  b.Field("decimal_places", decimal_places).InRange(0, 15);
   b.Field("tolerance", tolerance).InRange(0.0, 0.1);
-  b.Field("decimal_tolerance", decimal_tolerance).InRange(0.0, 0.1);
   b.Field("random_points", random_points).InRange(3, 100);
+  b.Field("tuple_matches_set", tuple_matches_set);
   b.Field("max_answer_chars", max_answer_chars).AtLeast(1);
+  b.Field("time_limit_s", time_limit_s).GreaterThan(0.0);
 }
 
-std::optional<ExtractedAnswer> ExtractMathAnswer(std::string_view response,
-                                                 const MathOptions& options) {
-  if (options.tail_chars > 0 && response.size() > static_cast<size_t>(options.tail_chars)) {
-    response = response.substr(response.size() - options.tail_chars);
-  }
-  for (const std::string& method : options.extract) {
-    std::optional<std::string_view> found;
-    if (method == "boxed") {
-      found = LastBoxed(response);
-    } else if (method == "hashes") {
-      found = AfterLastHashes(response);
-    } else if (method == "answer_phrase") {
-      found = AfterAnswerPhrase(response);
-      // "The answer is \boxed{5}" is read by "boxed" first; here strip a box if present.
-      if (found) {
-        if (std::optional<std::string_view> inner = LastBoxed(*found)) found = inner;
-      }
-    }
-    if (found && !Trim(*found).empty()) return ExtractedAnswer{std::string(*found), method};
-  }
-  if (options.fallback_last_number) {
-    if (std::optional<std::string_view> number = LastNumber(response)) {
-      return ExtractedAnswer{std::string(*number), "last_number"};
-    }
-  }
-  return std::nullopt;
-}
-
-bool MathAnswersEqual(std::string_view gold, std::string_view pred, const MathOptions& options,
-                      absl::Time deadline) {
+MathVerdict CompareMathAnswers(std::string_view gold, std::string_view pred,
+                               const MathOptions& options, absl::Time deadline) {
   std::string g = internal::NormalizeAnswer(ReduceGold(gold));
   std::string p = internal::NormalizeAnswer(pred);
-  if (p.empty() || g.empty()) return false;
-  if (g == p) return true;
+  if (p.empty()) return NotEqual("the answer is empty");
+  if (g.empty()) return NotEqual("the gold answer is empty");
+  if (g == p) return MathVerdict{true, ""};
   if (static_cast<int64_t>(p.size()) > options.max_answer_chars ||
       static_cast<int64_t>(g.size()) > options.max_answer_chars) {
-    return false;
+    return NotEqual(absl::StrCat("an answer longer than max_answer_chars (",
+                                 options.max_answer_chars, ") is compared as text only"));
   }
-  absl::StatusOr<internal::Expr> gold_expr = ParseAnswer(g);
-  if (!gold_expr.ok()) return false;
-  absl::StatusOr<internal::Expr> pred_expr = ParseAnswer(p);
-  if (!pred_expr.ok()) return false;
+  absl::StatusOr<internal::Expr> gold_expr = internal::ReadAnswer(g);
+  if (!gold_expr.ok()) {
+    return NotEqual(absl::StrCat("the gold answer '", Shorten(g),
+                                 "' could not be read: ", gold_expr.status().message()));
+  }
+  absl::StatusOr<internal::Expr> pred_expr = internal::ReadAnswer(p);
+  if (!pred_expr.ok()) {
+    return NotEqual(absl::StrCat("the answer '", Shorten(p),
+                                 "' could not be read: ", pred_expr.status().message()));
+  }
   internal::EquivalenceOptions eq;
   eq.tolerance = options.tolerance;
-  eq.decimal_tolerance = options.decimal_tolerance;
+  eq.decimal_places = static_cast<int>(options.decimal_places);
   eq.random_points = static_cast<int>(options.random_points);
+  eq.tuple_matches_set = options.tuple_matches_set;
   eq.deadline = deadline;
-  return internal::Equivalent(*gold_expr, *pred_expr, eq);
+  internal::Verdict verdict = internal::Compare(*gold_expr, *pred_expr, eq);
+  return MathVerdict{verdict.equal, verdict.reason};
 }
 
 absl::StatusOr<std::unique_ptr<MathVerifier>> MathVerifier::Create(const Options& options) {
@@ -159,19 +126,24 @@ absl::StatusOr<VerifyResult> MathVerifier::Score(const VerifyInput& input) const
     result.score = options_.no_answer_score;
     result.correct = false;
     result.details["extracted"] = nullptr;
+    result.details["reason"] = options_.require_boxed
+                                   ? "no \\boxed{} answer in the response (require_boxed)"
+                                   : "no answer found in the response";
     return result;
   }
   result.details["extracted"] = extracted->answer;
   result.details["method"] = extracted->method;
-  bool correct = false;
+  absl::Time deadline =
+      std::min(input.deadline, absl::Now() + absl::Seconds(options_.time_limit_s));
+  MathVerdict verdict;
   for (const std::string& g : golds) {
-    if (MathAnswersEqual(g, extracted->answer, options_, input.deadline)) {
-      correct = true;
-      break;
-    }
+    MathVerdict v = CompareMathAnswers(g, extracted->answer, options_, deadline);
+    if (v.equal || verdict.reason.empty()) verdict = v;
+    if (v.equal) break;
   }
-  result.correct = correct;
-  result.score = correct ? options_.correct_score : options_.incorrect_score;
+  result.correct = verdict.equal;
+  result.score = verdict.equal ? options_.correct_score : options_.incorrect_score;
+  if (!verdict.equal) result.details["reason"] = verdict.reason;
   return result;
 }
 

@@ -13,7 +13,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # small libraries
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libpcre2-dev
-  libcpp-httplib-dev libssl-dev zlib1g-dev
+  libcpp-httplib-dev libssl-dev zlib1g-dev libgmp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # code sandbox of the reward service

@@ -1,22 +1,28 @@
-// Whether two parsed math answers are equal, the gold answer first (the relation is not
-// symmetric: a gold "x = 3" accepts "3", and so does a gold "3" accept "x = 3"; a gold word
-// accepts only that word).
+// Whether two answers (ReadAnswer trees) are equal, the gold answer first, and if not, why.
 //
-// Scalars: exact rational arithmetic where both sides are rational (integers, decimals,
-// fractions, mixed numbers, powers with integer exponents, perfect roots); else evaluation in
-// complex long double (sqrt, pi, e, i, logs, trig) with a relative tolerance; expressions
-// with variables are evaluated at seeded random points and must agree at every point
-// (same variables on both sides). A decimal written by the model is compared with the looser
-// `decimal_tolerance` (0.333333 matches 1/3, 0.33 does not).
-// Structures: tuples and intervals compare in order with the same brackets ((1,2) != (2,1),
-// [0,1) != [0,1]); sets and bare lists ("3, 5, 7") compare as multisets; a one-element set
-// equals its element; matrices cell by cell (a one-column matrix equals a tuple); unions part
-// by part; relations side by side (also mirrored: x > 2 equals 2 < x), and equations also
-// when one is a non-zero multiple of the other; a \pm b is the set {a+b, a-b}; a percent
-// equals its number and its number / 100.
+// By kind:
+//  - numbers: exact rational arithmetic (arbitrary size, bounded); a written decimal matches
+//    a value when both round to `decimal_places` places (1/3 = 0.333333, 1/3 != 0.33);
+//  - expressions: the symbolic canonical form (math_symbolic.h) decides where it can; else
+//    numeric evaluation at seeded random points of both signs, which must agree at every
+//    point where both are defined (at least three); the variables must be the same;
+//  - relations: moved to one side, D op 0; equations and "!=" match up to a non-zero constant
+//    factor, inequalities up to a positive one (x >= 5 is 5 <= x is -x <= -5); chains side by
+//    side; a relation in one variable also matches its solution set (x > 5 and (5, \infty));
+//    an equation whose left side is a name (x = 3, (p, q) = (3, 2), A:B = 1) labels its right
+//    side, so it matches a plain 3; so does a computed equation (3 \cdot 4 = 12 matches 12);
+//  - intervals and tuples in order, with the same brackets ([0, 9) != (0, 9)); sets and bare
+//    lists in any order; a one-element set is its element; a tuple matches a set only with
+//    `tuple_matches_set`;
+//  - matrices cell by cell (a one-column or one-row matrix is a tuple); unions part by part;
+//  - ratios part by part or proportionally (7:32 = 14:64), and as a quotient (7:32 = 7/32);
+//  - percent: 50% equals 50 and 0.5; words case-insensitively ("Even" = \text{even}).
+// Anything else, and anything that could not be decided in the budget, is "not equal" with a
+// reason.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "absl/time/time.h"
 #include "reward/internal/math_expr.h"
@@ -24,13 +30,19 @@
 namespace ponder::reward::internal {
 
 struct EquivalenceOptions {
-  double tolerance = 1e-9;          // relative, for non-rational values
-  double decimal_tolerance = 1e-6;  // relative, when either side has a decimal number
-  int random_points = 8;            // for expressions with variables
-  uint64_t seed = 20240601;         // of the random points (fixed: verdicts are reproducible)
+  double tolerance = 1e-10;  // relative, for values compared numerically
+  int decimal_places = 6;    // a written decimal matches when both round to this many places
+  int random_points = 8;     // for expressions with variables
+  bool tuple_matches_set = false;
+  uint64_t seed = 20240601;  // of the random points (fixed: verdicts are reproducible)
   absl::Time deadline = absl::InfiniteFuture();
 };
 
-bool Equivalent(const Expr& gold, const Expr& pred, const EquivalenceOptions& options);
+struct Verdict {
+  bool equal = false;
+  std::string reason;  // why not, when not equal
+};
+
+Verdict Compare(const Expr& gold, const Expr& pred, const EquivalenceOptions& options);
 
 }  // namespace ponder::reward::internal

@@ -31,26 +31,33 @@ struct Replacement {
 
 // UTF-8 symbols models print, mapped to LaTeX or ASCII.
 constexpr Replacement kUnicode[] = {
-    {"\xe2\x88\x92", "-"},         // − minus sign
-    {"\xe2\x80\x93", "-"},         // – en dash
-    {"\xc3\x97", "\\times "},      // ×
-    {"\xc3\xb7", "\\div "},        // ÷
-    {"\xc2\xb7", "\\cdot "},       // ·
-    {"\xe2\x8b\x85", "\\cdot "},   // ⋅
-    {"\xcf\x80", "\\pi "},         // π
-    {"\xe2\x88\x9e", "\\infty "},  // ∞
-    {"\xe2\x88\x9a", "\\sqrt"},    // √
-    {"\xe2\x89\xa4", "\\le "},     // ≤
-    {"\xe2\x89\xa5", "\\ge "},     // ≥
-    {"\xe2\x89\xa0", "\\ne "},     // ≠
-    {"\xc2\xb1", "\\pm "},         // ±
-    {"\xe2\x88\xaa", "\\cup "},    // ∪
-    {"\xc2\xb2", "^2"},            // ²
-    {"\xc2\xb3", "^3"},            // ³
-    {"\xc2\xb0", "\\circ "},       // ° (removed below with the other degree signs)
-    {"\xc2\xa0", " "},             // no-break space
-    {"\xe2\x80\x89", ""},          // thin space
-    {"\xe2\x80\xaf", ""},          // narrow no-break space
+    {"\xe2\x88\x92", "-"},            // − minus sign
+    {"\xe2\x80\x93", "-"},            // – en dash
+    {"\xc3\x97", "\\times "},         // ×
+    {"\xc3\xb7", "\\div "},           // ÷
+    {"\xc2\xb7", "\\cdot "},          // ·
+    {"\xe2\x8b\x85", "\\cdot "},      // ⋅
+    {"\xcf\x80", "\\pi "},            // π
+    {"\xe2\x88\x9e", "\\infty "},     // ∞
+    {"\xe2\x88\x9a", "\\sqrt"},       // √
+    {"\xe2\x89\xa4", "\\le "},        // ≤
+    {"\xe2\x89\xa5", "\\ge "},        // ≥
+    {"\xe2\x89\xa0", "\\ne "},        // ≠
+    {"\xc2\xb1", "\\pm "},            // ±
+    {"\xe2\x88\xaa", "\\cup "},       // ∪
+    {"\xc2\xbd", "\\frac{1}{2}"},     // ½
+    {"\xc2\xbc", "\\frac{1}{4}"},     // ¼
+    {"\xc2\xbe", "\\frac{3}{4}"},     // ¾
+    {"\xc2\xb2", "^2"},               // ²
+    {"\xc2\xb3", "^3"},               // ³
+    {"\xc2\xb0", "\\circ "},          // ° (removed below with the other degree signs)
+    {"\xe2\x89\x88", "\\approx "},    // ≈
+    {"\xe2\x88\x88", "\\in "},        // ∈
+    {"\xe2\x88\x85", "\\emptyset "},  // ∅
+    {"\xe2\x84\x9d", "\\mathbb{R}"},  // ℝ
+    {"\xc2\xa0", " "},                // no-break space
+    {"\xe2\x80\x89", ""},             // thin space
+    {"\xe2\x80\xaf", ""},             // narrow no-break space
 };
 
 // Commands removed outright.
@@ -85,6 +92,11 @@ std::string ReplaceUnicode(std::string_view in) {
         replaced = true;
         break;
       }
+    }
+    if (replaced && EndsWith(out, "\\sqrt") && i < in.size() && IsDigit(in[i])) {
+      out += '{';  // √12 is \sqrt{12}
+      while (i < in.size() && IsDigit(in[i])) out += in[i++];
+      out += '}';
     }
     if (!replaced) out += in[i++];
   }
@@ -244,6 +256,22 @@ bool EndsWithValue(std::string s) {
   return IsDigit(c) || c == '}' || c == ')' || c == '%' || EndsWith(s, "\\pi");
 }
 
+// Words that are math, not units or nouns: "2 sqrt" is not "2".
+bool IsMathWord(const std::string& word) {
+  static constexpr const char* kWords[] = {"sqrt",   "sin",    "cos",  "tan",  "sec",   "csc",
+                                           "cot",    "log",    "exp",  "inf",  "infty", "arcsin",
+                                           "arccos", "arctan", "sinh", "cosh", "tanh",  "infinity"};
+  for (const char* w : kWords) {
+    if (word == w) return true;
+  }
+  return word.find('/') != std::string::npos;
+}
+
+bool EndsWithNumber(std::string s) {
+  TrimRight(s);
+  return !s.empty() && (IsDigit(s.back()) || s.back() == '%');
+}
+
 // Removes one trailing unit; returns whether it did.
 bool StripTrailingUnit(std::string& s) {
   TrimRight(s);
@@ -273,7 +301,8 @@ bool StripTrailingUnit(std::string& s) {
       }
     }
     if (open != std::string::npos) {
-      for (std::string_view cmd : {"\\text", "\\mbox", "\\mathrm", "\\textrm", "\\textnormal"}) {
+      for (std::string_view cmd : {"\\text", "\\mbox", "\\mathrm", "\\textrm", "\\textnormal",
+                                   "\\textbf", "\\textit", "\\mathbf", "\\textsf"}) {
         if (open >= cmd.size() &&
             s.compare(open - cmd.size(), cmd.size(), cmd.data(), cmd.size()) == 0) {
           std::string content = s.substr(open + 1, s.size() - open - 2);
@@ -302,7 +331,20 @@ bool StripTrailingUnit(std::string& s) {
   std::string before = s.substr(0, begin);
   // A single-letter or two-letter word glued to a number ("5m", "2h") could be a variable
   // (5m = 5*m), so only spaced words count, except multi-letter unit words like "5cm".
-  if (!IsUnitWord(word) || !EndsWithValue(before) || (!spaced && word.size() <= 1)) {
+  bool noun_after_number =
+      spaced && word.size() >= 3 && !IsMathWord(word) && EndsWithNumber(before);  // "12 apples"
+  // A unit of two words: "cubic units", "square feet".
+  bool after_unit_word = false;
+  if (spaced && IsUnitWord(word)) {
+    std::string rest = before;
+    TrimRight(rest);
+    size_t w = rest.size();
+    while (w > 0 && IsLetter(rest[w - 1])) --w;
+    after_unit_word = w > 0 && w < rest.size() && IsSpace(rest[w - 1]) &&
+                      IsUnitWord(rest.substr(w)) && EndsWithValue(rest.substr(0, w));
+  }
+  if (!(IsUnitWord(word) || noun_after_number) || !(EndsWithValue(before) || after_unit_word) ||
+      (!spaced && word.size() <= 1)) {
     return restore();
   }
   if (!spaced && word.size() == 2 && word != "cm" && word != "mm" && word != "km" && word != "kg" &&
@@ -313,18 +355,48 @@ bool StripTrailingUnit(std::string& s) {
   return true;
 }
 
+// \text{ and }, \text{or}, \text{, and } -> ",".
+void ReplaceConnectorText(std::string& s) {
+  for (std::string_view cmd : {"\\text{", "\\textrm{", "\\mbox{"}) {
+    size_t at = 0;
+    while ((at = s.find(cmd, at)) != std::string::npos) {
+      size_t end = s.find('}', at);
+      if (end == std::string::npos) break;
+      std::string inside = s.substr(at + cmd.size(), end - at - cmd.size());
+      std::string word;
+      for (char c : inside) {
+        if (IsLetter(c))
+          word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        else if (!IsSpace(c) && c != ',')
+          word += '?';
+      }
+      if (word == "and" || word == "or") {
+        s.replace(at, end + 1 - at, ",");
+        ++at;
+      } else {
+        at = end;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string NormalizeAnswer(std::string_view answer) {
   std::string s = ScanCommands(ReplaceUnicode(answer));
   ReplaceAll(s, "{,}", "");
   s = CollapseSpaces(s);
-  // " percent" -> "%" (as a word at the end).
-  if (EndsWith(s, " percent") && s.size() > 8) s = s.substr(0, s.size() - 8) + "%";
-  // " and " between items.
-  ReplaceAll(s, "\\text{ and }", ",");
-  ReplaceAll(s, "\\text{and}", ",");
+  // Words for percent at the end: "28 percent", "28 percentage", "28 pct" -> "28%".
+  for (std::string_view word : {" percentage", " percent", " pct"}) {
+    if (EndsWith(s, word) && s.size() > word.size()) {
+      s = s.substr(0, s.size() - word.size()) + "%";
+      break;
+    }
+  }
+  // Connectors between items: " and ", " or ", \text{ and }, \text{or}.
+  ReplaceConnectorText(s);
   ReplaceAll(s, " and ", ", ");
+  ReplaceAll(s, " or ", ", ");
   // Trailing punctuation, then units (repeatedly: "5 \text{ cm}^2." -> "5").
   for (int round = 0; round < 4; ++round) {
     TrimRight(s);

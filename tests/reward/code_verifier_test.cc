@@ -319,6 +319,27 @@ TEST_F(CodeVerifierTest, MbppStyleAssertsWithSetup) {
   EXPECT_EQ(syntax.details["verdict"], "compile_error");
 }
 
+// MBPP runs test_setup_code after the program: the setup may build objects from a class the
+// solution defines, and the asserts use them.
+TEST_F(CodeVerifierTest, MbppSetupUsesWhatTheSolutionDefines) {
+  json gt = {{"language", "python"},
+             {"setup", "root = Node(2)\nroot.left = Node(1)\nroot.right = Node(3)"},
+             {"asserts", {"assert tree_sum(root) == 6", "assert tree_sum(None) == 0"}}};
+  VerifyResult ok = Score(
+      "```python\nclass Node:\n    def __init__(self, value):\n        self.value = value\n"
+      "        self.left = self.right = None\n\n"
+      "def tree_sum(node):\n    if node is None:\n        return 0\n"
+      "    return node.value + tree_sum(node.left) + tree_sum(node.right)\n```",
+      gt);
+  EXPECT_EQ(ok.score, 1.0) << ok.details.dump();
+  EXPECT_EQ(ok.correct, true);
+  // A solution without the class fails as a program error, not as broken test code.
+  VerifyResult missing = Score("```python\ndef tree_sum(node):\n    return 6\n```", gt);
+  EXPECT_EQ(missing.score, 0.0) << missing.details.dump();
+  EXPECT_EQ(missing.details["verdict"], "runtime_error") << missing.details.dump();
+  EXPECT_THAT(missing.details.dump(), HasSubstr("NameError"));
+}
+
 TEST_F(CodeVerifierTest, BrokenTestCodeIsAGroundTruthError) {
   VerifyInput input;
   input.response = "```python\ndef f(): return 1\n```";
