@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "model/vec_math.h"
+
 // Each kernel is compiled for AVX-512, AVX2+FMA and baseline x86-64, chosen at load time.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
@@ -38,39 +40,41 @@ PONDER_INLINE void Axpy(float* y, float a, const float* x, int64_t n) {
 
 PONDER_MULTIVERSION
 void CachedAttention(const CachedAttentionArgs& a, int64_t begin, int64_t end) {
-  const int64_t hd = a.head_dim, kvh = a.num_kv_heads;
+  const int64_t hd = a.head_dim, kvh = a.num_kv_heads, bs = a.block_size;
   const int64_t rep = a.num_heads / kvh;
   const int64_t t_stride = kvh * hd;
-  std::vector<float> scores;
+  std::vector<float> scores, inv(static_cast<size_t>(rep));
   for (int64_t item = begin; item < end; ++item) {
     const int64_t row = item / kvh, g = item % kvh;
-    const int64_t slot = a.row_slot[row];
+    const int32_t* blocks = a.row_blocks[row];
     const int64_t len = a.row_pos[row] + 1;
-    const float* kbase = a.k + slot * a.max_len * t_stride + g * hd;
-    const float* vbase = a.v + slot * a.max_len * t_stride + g * hd;
     const float* q = a.q + (row * a.num_heads + g * rep) * hd;
     float* out = a.out + (row * a.num_heads + g * rep) * hd;
     scores.resize(static_cast<size_t>(rep * len));
-    for (int64_t t = 0; t < len; ++t) {
-      const float* kt = kbase + t * t_stride;
-      for (int64_t r = 0; r < rep; ++r) scores[r * len + t] = Dot(q + r * hd, kt, hd) * a.scale;
+    for (int64_t t0 = 0; t0 < len; t0 += bs) {
+      const float* kb = a.k + (blocks[t0 / bs] * bs * kvh + g) * hd;
+      const int64_t n = std::min(bs, len - t0);
+      for (int64_t j = 0; j < n; ++j) {
+        const float* kt = kb + j * t_stride;
+        for (int64_t r = 0; r < rep; ++r) scores[r * len + t0 + j] = Dot(q + r * hd, kt, hd);
+      }
     }
     for (int64_t r = 0; r < rep; ++r) {
       float* s = scores.data() + r * len;
-      float m = s[0];
-      for (int64_t t = 1; t < len; ++t) m = std::max(m, s[t]);
-      float sum = 0;
-      for (int64_t t = 0; t < len; ++t) {
-        s[t] = std::exp(s[t] - m);
-        sum += s[t];
-      }
-      const float inv = 1.0f / sum;
-      for (int64_t t = 0; t < len; ++t) s[t] *= inv;
+      const float m = MaxOf(s, len);
+      inv[r] = 1.0f / ExpSum(s, len, a.scale, m * a.scale, s);
       std::fill(out + r * hd, out + (r + 1) * hd, 0.0f);
     }
-    for (int64_t t = 0; t < len; ++t) {
-      const float* vt = vbase + t * t_stride;
-      for (int64_t r = 0; r < rep; ++r) Axpy(out + r * hd, scores[r * len + t], vt, hd);
+    for (int64_t t0 = 0; t0 < len; t0 += bs) {
+      const float* vb = a.v + (blocks[t0 / bs] * bs * kvh + g) * hd;
+      const int64_t n = std::min(bs, len - t0);
+      for (int64_t j = 0; j < n; ++j) {
+        const float* vt = vb + j * t_stride;
+        for (int64_t r = 0; r < rep; ++r) Axpy(out + r * hd, scores[r * len + t0 + j], vt, hd);
+      }
+    }
+    for (int64_t r = 0; r < rep; ++r) {
+      for (int64_t i = 0; i < hd; ++i) out[r * hd + i] *= inv[r];
     }
   }
 }

@@ -10,19 +10,19 @@
 
 namespace ponder::model::internal {
 
-// Attention of new tokens ("rows") over a per-slot key/value cache.
+// Attention of new tokens ("rows") over a paged key/value cache (model/kv_cache.h).
 struct CachedAttentionArgs {
-  const float* q = nullptr;           // [rows, num_heads, head_dim]
-  const float* k = nullptr;           // cache keys   [slots, max_len, num_kv_heads, head_dim]
-  const float* v = nullptr;           // cache values [slots, max_len, num_kv_heads, head_dim]
-  float* out = nullptr;               // [rows, num_heads, head_dim]
-  const int64_t* row_slot = nullptr;  // cache slot of each row
-  const int64_t* row_pos = nullptr;   // position of each row: it attends to keys 0..pos
+  const float* q = nullptr;                    // [rows, num_heads, head_dim]
+  const float* k = nullptr;                    // cache keys   [pool rows, num_kv_heads, head_dim]
+  const float* v = nullptr;                    // cache values [pool rows, num_kv_heads, head_dim]
+  float* out = nullptr;                        // [rows, num_heads, head_dim]
+  const int32_t* const* row_blocks = nullptr;  // block table of each row's sequence
+  const int64_t* row_pos = nullptr;            // position of each row: it attends to keys 0..pos
   int64_t num_heads = 0;
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;
-  int64_t max_len = 0;
-  float scale = 1.0f;  // applied to q.k
+  int64_t block_size = 0;  // position t is pool row row_blocks[t / block_size] * block_size + ...
+  float scale = 1.0f;      // applied to q.k
 };
 // Items are (row, kv head) pairs: item = row * num_kv_heads + kv_head. The query heads that
 // share a kv head are done together so each key and value is read once.
