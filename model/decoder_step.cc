@@ -1,7 +1,6 @@
 // The decoder's generation path: DecoderImpl::Step over a paged KV cache, with fused float32
 // CPU kernels (cpu_kernels.h, gemm.h) and a device-independent tensor-op path.
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <torch/utils.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include "model/internal/decoder_layer.h"
 #include "model/internal/gemm.h"
 #include "model/kv_cache.h"
+#include "model/parallel.h"
 
 namespace ponder::model {
 namespace internal {
@@ -69,7 +69,7 @@ std::vector<at::Tensor> Linears(const at::Tensor& x,
   }
   const int64_t grain = macs < kParallelMacs ? units : 1;
   if (small) {
-    at::parallel_for(0, units, grain, [&](int64_t begin, int64_t end) {
+    ParallelFor(0, units, grain, [&](int64_t begin, int64_t end) {
       ForUnits(jobs, unit, begin, end, [&](const LinearJob& j, int64_t b, int64_t e) {
         SmallMatmul(xp, rows, j.w, j.bias, j.y, in, j.out, b, e);
       });
@@ -79,13 +79,13 @@ std::vector<at::Tensor> Linears(const at::Tensor& x,
   at::Tensor packed = at::empty({PackedRowsSize(rows, in)}, x.options());
   float* pp = packed.data_ptr<float>();
   const int64_t panels = (rows + kGemmPanel - 1) / kGemmPanel;
-  at::parallel_for(0, panels, panels * in * kGemmPanel < kParallelMacs ? panels : 1,
-                   [&](int64_t begin, int64_t end) {
-                     const int64_t m0 = begin * kGemmPanel;
-                     const int64_t m1 = std::min(rows, end * kGemmPanel);
-                     PackRows(xp + m0 * in, m1 - m0, in, pp + m0 * in);
-                   });
-  at::parallel_for(0, units, grain, [&](int64_t begin, int64_t end) {
+  ParallelFor(0, panels, panels * in * kGemmPanel < kParallelMacs ? panels : 1,
+              [&](int64_t begin, int64_t end) {
+                const int64_t m0 = begin * kGemmPanel;
+                const int64_t m1 = std::min(rows, end * kGemmPanel);
+                PackRows(xp + m0 * in, m1 - m0, in, pp + m0 * in);
+              });
+  ParallelFor(0, units, grain, [&](int64_t begin, int64_t end) {
     ForUnits(jobs, unit, begin, end, [&](const LinearJob& j, int64_t b, int64_t e) {
       GemmPacked(pp, rows, j.w, j.bias, j.y, in, j.out, b, e);
     });
@@ -113,8 +113,8 @@ at::Tensor RmsNormImpl::ForwardCpu(const at::Tensor& x) const {
   const float* wp = weight.data_ptr<float>();
   float* op = out.data_ptr<float>();
   const float e = static_cast<float>(eps);
-  at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / n),
-                   [&](int64_t b, int64_t end) { RmsNorm(xp, wp, op, n, e, b, end); });
+  ParallelFor(0, rows, std::max<int64_t>(1, 32768 / n),
+              [&](int64_t b, int64_t end) { RmsNorm(xp, wp, op, n, e, b, end); });
   return out;
 }
 
@@ -193,7 +193,7 @@ at::Tensor DecoderLayerImpl::StepCpu(const at::Tensor& x_in, int64_t layer,
   const int64_t items = M * kvh;
   // Spread over threads only when there is enough work to pay for waking them.
   const int64_t grain = ctx.attention_work < kParallelMacs ? items : 1;
-  at::parallel_for(0, items, grain, [&](int64_t b, int64_t e) { CachedAttention(args, b, e); });
+  ParallelFor(0, items, grain, [&](int64_t b, int64_t e) { CachedAttention(args, b, e); });
   x = x + o_proj->ForwardCpu(a);
   h = post_attention_layernorm->ForwardCpu(x);
   std::vector<at::Tensor> gate_up = CpuLinears(h, {gate_proj.get(), up_proj.get()});
@@ -202,8 +202,8 @@ at::Tensor DecoderLayerImpl::StepCpu(const at::Tensor& x_in, int64_t layer,
   const float* gp = gate_up[0].data_ptr<float>();
   const float* upp = gate_up[1].data_ptr<float>();
   float* ap = act.data_ptr<float>();
-  at::parallel_for(0, M, std::max<int64_t>(1, 65536 / F),
-                   [&](int64_t b, int64_t e) { SiluMul(gp, upp, ap, F, b, e); });
+  ParallelFor(0, M, std::max<int64_t>(1, 65536 / F),
+              [&](int64_t b, int64_t e) { SiluMul(gp, upp, ap, F, b, e); });
   x.add_(down_proj->ForwardCpu(act));
   return x;
 }

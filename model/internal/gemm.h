@@ -4,8 +4,8 @@
 // Why not BLAS: the OpenBLAS that Debian's LibTorch calls keeps its own thread pool beside
 // LibTorch's OpenMP pool, and a decode step alternates between the two dozens of times, so
 // on a small machine they fight over the cores (threads that spin and yield, high system
-// time). These kernels run in the caller's pool (at::parallel_for over blocks of outputs), so
-// the process has one pool and N threads use N cores.
+// time). These kernels run in the caller's pool (ParallelFor over blocks of outputs,
+// model/parallel.h), so the process has one pool and N threads use N cores.
 //
 // The product is computed as (w x^T)^T: the rows of x are packed once per call into panels
 // of 16 ([K][16], zero-padded), and a register-blocked kernel multiplies 6 weight rows by one

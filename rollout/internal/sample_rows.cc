@@ -1,11 +1,10 @@
 #include "rollout/internal/sample_rows.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "model/parallel.h"
 #include "model/vec_math.h"
 
 namespace ponder::rollout::internal {
@@ -16,7 +15,7 @@ std::vector<TokenChoice> SampleRows(const float* logits, int64_t vocab,
   std::vector<TokenChoice> out(static_cast<size_t>(S));
   const int64_t V = vocab;
   // Rows of a large vocabulary each on their own; small ones together.
-  at::parallel_for(0, S, std::max<int64_t>(1, 65536 / V), [&](int64_t begin, int64_t end) {
+  model::ParallelFor(0, S, std::max<int64_t>(1, 65536 / V), [&](int64_t begin, int64_t end) {
     std::vector<float> penalised, log_probs(static_cast<size_t>(V)), probs(static_cast<size_t>(V));
     for (int64_t i = begin; i < end; ++i) {
       const Sequence& seq = *samplers[static_cast<size_t>(i)].seq;
