@@ -3,7 +3,7 @@
 // path in decoder.cc computes the same functions and is what the tests compare these against.
 //
 // Work is split into independent items numbered [begin, end) so the caller can spread them
-// over threads (at::parallel_for).
+// over threads (model/parallel.h).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,8 @@ struct CachedAttentionArgs {
 // Items are (row, kv head) pairs: item = row * num_kv_heads + kv_head. The query heads that
 // share a kv head are done together so each key and value is read once.
 void CachedAttention(const CachedAttentionArgs& args, int64_t begin, int64_t end);
+// The same in plain loops (what machines without AVX2 + FMA run); the tests compare the two.
+void CachedAttentionPlain(const CachedAttentionArgs& args, int64_t begin, int64_t end);
 
 // out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for rows [begin, end) of width n.
 void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float eps, int64_t begin,

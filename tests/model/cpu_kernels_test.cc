@@ -1,8 +1,12 @@
 // The generation path's plain-C++ kernels against float64 references computed here: the
 // packed GEMM over shapes that exercise every remainder (rows past a panel of 16, outputs past
-// a tile of 6, split output ranges), and the vectorised exp, sum and max.
+// a tile of 6, split output ranges), attention through block tables, and the vectorised exp,
+// sum and max.
+#include "model/internal/cpu_kernels.h"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -53,6 +57,77 @@ TEST(GemmTest, PackedProductMatchesAFloat64Reference) {
         }
         ASSERT_NEAR(y[m * c.out + o], want, 1e-5 * std::sqrt(static_cast<double>(c.in)))
             << "row " << m << " output " << o;
+      }
+    }
+  }
+}
+
+// Attention through block tables (blocks scattered over the pool, the last one partly used),
+// both the vectorised and the plain kernel, against a float64 softmax(q.k * scale) . v.
+TEST(CachedAttentionTest, BothKernelsMatchAFloat64ReferenceThroughBlockTables) {
+  struct Case {
+    int64_t heads, kv_heads, head_dim, block_size;
+  };
+  const std::vector<Case> cases = {{4, 2, 8, 4}, {8, 4, 64, 16}, {6, 2, 72, 1}, {2, 2, 128, 7}};
+  std::mt19937_64 rng(5);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << c.heads << "/" << c.kv_heads << " heads of " << c.head_dim
+                                      << ", block " << c.block_size);
+    const int64_t rows = 3, pool_blocks = 40, kvh = c.kv_heads, hd = c.head_dim;
+    const std::vector<int64_t> pos = {0, 17, 33};  // each row attends to keys 0..pos
+    const std::vector<float> k = Random(pool_blocks * c.block_size * kvh * hd, rng);
+    const std::vector<float> v = Random(pool_blocks * c.block_size * kvh * hd, rng);
+    const std::vector<float> q = Random(rows * c.heads * hd, rng);
+    std::vector<std::vector<int32_t>> tables(rows);
+    std::vector<const int32_t*> row_blocks;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t b = 0; b * c.block_size <= pos[r]; ++b) {
+        tables[r].push_back(static_cast<int32_t>((r * 13 + b * 7) % pool_blocks));
+      }
+      row_blocks.push_back(tables[r].data());
+    }
+    CachedAttentionArgs args;
+    args.q = q.data();
+    args.k = k.data();
+    args.v = v.data();
+    args.row_blocks = row_blocks.data();
+    args.row_pos = pos.data();
+    args.num_heads = c.heads;
+    args.num_kv_heads = kvh;
+    args.head_dim = hd;
+    args.block_size = c.block_size;
+    args.scale = 0.3f;
+    for (bool plain : {false, true}) {
+      std::vector<float> out(static_cast<size_t>(rows * c.heads * hd), -9.0f);
+      args.out = out.data();
+      if (plain) {
+        CachedAttentionPlain(args, 0, rows * kvh);
+      } else {
+        CachedAttention(args, 0, rows * kvh);
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t h = 0; h < c.heads; ++h) {
+          const int64_t g = h / (c.heads / kvh);
+          auto at = [&](const std::vector<float>& cache, int64_t t, int64_t d) {
+            const int64_t row = tables[r][t / c.block_size] * c.block_size + t % c.block_size;
+            return static_cast<double>(cache[(row * kvh + g) * hd + d]);
+          };
+          std::vector<double> w(static_cast<size_t>(pos[r] + 1));
+          double m = -1e300, sum = 0;
+          for (int64_t t = 0; t <= pos[r]; ++t) {
+            double dot = 0;
+            for (int64_t d = 0; d < hd; ++d) dot += q[(r * c.heads + h) * hd + d] * at(k, t, d);
+            w[t] = dot * 0.3;
+            m = std::max(m, w[t]);
+          }
+          for (double& x : w) sum += (x = std::exp(x - m));
+          for (int64_t d = 0; d < hd; ++d) {
+            double want = 0;
+            for (int64_t t = 0; t <= pos[r]; ++t) want += w[t] / sum * at(v, t, d);
+            ASSERT_NEAR(out[(r * c.heads + h) * hd + d], want, 1e-5)
+                << (plain ? "plain" : "vectorised") << " row " << r << " head " << h;
+          }
+        }
       }
     }
   }
