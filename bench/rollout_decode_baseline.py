@@ -17,7 +17,8 @@ must. No stop tokens: every row makes exactly N tokens.
 
 "N threads" means N cores: before torch is imported the process is pinned to N cores and
 OpenBLAS and OpenMP are told N threads (torch.set_num_threads alone does not bound OpenBLAS's
-own pool). The JSON line reports the cores the timed runs actually used: CPU time / wall time.
+own pool). --torch-threads T (default N) gives LibTorch's OpenMP pool T of them while OpenBLAS
+keeps N: on a small machine the two pools fight over the cores, and T = 1 can be faster. The JSON line reports the cores the timed runs actually used: CPU time / wall time.
 
 Prints one JSON line: {"tokens_per_s": ..., "seconds": [...], "cores_used": ..., ...}.
 """
@@ -38,13 +39,16 @@ def parse_args():
     ap.add_argument("--prompt-len", type=int, default=16)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--torch-threads", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=1)
     return ap.parse_args()
 
 
 ARGS = parse_args()
+ARGS.torch_threads = ARGS.torch_threads or ARGS.threads
 # Before torch (and OpenBLAS) load: their thread pools are sized at load time.
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+os.environ["OMP_NUM_THREADS"] = str(ARGS.torch_threads)
+for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(ARGS.threads)
 CORES = sorted(os.sched_getaffinity(0))[:ARGS.threads]
 os.sched_setaffinity(0, CORES)
@@ -157,7 +161,7 @@ def sample(model, prompts, n, temperature, generator):
 
 def main():
     args = ARGS
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.torch_threads)
     cfg, w = load(args.model)
     model = Llama(cfg, w)
     vocab = cfg["vocab_size"]
@@ -176,6 +180,7 @@ def main():
             first_row = tokens[0].tolist()
     print(json.dumps({"tokens_per_s": args.batch * args.tokens / min(seconds), "seconds": seconds,
                       "cores_used": sum(cpu) / sum(seconds), "cores": CORES,
+                      "torch_threads": args.torch_threads,
                       "first_row": first_row}))
 
 
