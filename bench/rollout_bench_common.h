@@ -1,11 +1,15 @@
-// Shared by the rollout benchmarks: the ~25M-parameter LLaMA-style config (the same shape as
-// bench_model_decode's "llama-25M"), timing, and running a Python baseline.
+// Shared by the rollout benchmarks: the LLaMA-style configs (random weights), timing with the
+// cores actually used, pinning to N cores, and running a Python baseline.
 #pragma once
+
+#include <sched.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -13,6 +17,7 @@
 #include <vector>
 
 #include "model/model_config.h"
+#include "model/threads.h"
 #include "rollout/rollout.h"
 
 namespace ponder::bench {
@@ -54,6 +59,65 @@ inline double FlopsPerToken(const model::ModelConfig& c, double context) {
   const double matmul = c.num_layers * per_layer + h * c.vocab_size;
   const double attention = c.num_layers * 2.0 * q * context;
   return 2 * matmul + 2 * attention;
+}
+
+// ~43M parameters with GPT-2's vocabulary and a 2,048-token context: vocab 50,257 (tied
+// embeddings), 8 layers of width 512, 8 heads (4 KV heads), SwiGLU 896.
+inline model::ModelConfig Llama43M() {
+  model::ModelConfig c = Llama25M();
+  c.vocab_size = 50257;
+  c.intermediate_size = 896;
+  c.tie_word_embeddings = true;
+  return c;
+}
+
+// Runs this process (every thread it has, and those it starts from now on) on the first `n`
+// of the cores it was given, with LibTorch's and OpenBLAS's threads set to n. Returns the
+// cores' ids.
+inline std::vector<int> PinCores(int n) {
+  static cpu_set_t all = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    sched_getaffinity(0, sizeof(set), &set);
+    return set;
+  }();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cores;
+  for (int c = 0; c < CPU_SETSIZE && static_cast<int>(cores.size()) < n; ++c) {
+    if (CPU_ISSET(c, &all)) {
+      CPU_SET(c, &set);
+      cores.push_back(c);
+    }
+  }
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    sched_setaffinity(std::atoi(task.path().filename().c_str()), sizeof(set), &set);
+  }
+  model::SetComputeThreads(static_cast<int>(cores.size()));
+  return cores;
+}
+
+// CPU time (user + system) of this process so far, in seconds.
+inline double CpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+// Wall seconds and the cores used (CPU seconds / wall seconds) of a run.
+struct Timing {
+  double seconds = 0;
+  double cores = 0;
+};
+template <typename F>
+Timing Timed(F&& f) {
+  const double cpu = CpuSeconds();
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  Timing t;
+  t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  t.cores = (CpuSeconds() - cpu) / t.seconds;
+  return t;
 }
 
 inline double Seconds(std::chrono::steady_clock::time_point start) {

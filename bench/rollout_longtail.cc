@@ -1,114 +1,130 @@
-// Long-tail rollout workload: response lengths drawn so that 10% of samples are 8x the median
-// (reasoning RL's long tail), on the ~25M-parameter model, with the same 32 concurrent
-// sequences three ways in the same run:
-//   continuous      the engine's continuous batching: a finished sample's slot goes to the
-//                   next one at once;
-//   static          batches of 32, one after another, each running until its longest member
-//                   is done, every row decoded at every step (as transformers' `generate`
-//                   does: finished rows keep producing padding); only each sample's own tokens
-//                   count as useful;
-//   static, drop    the same batches, but finished rows leave the step (fewer FLOPs per step;
-//                   still no new sample until the whole batch is done): a generous baseline.
-// Reports useful (generated) tokens per second.
+// Long chain-of-thought rollouts at one KV budget: the ~43M-parameter LLaMA-style shape
+// (2,048-token context, random weights), prompts of 100-300 tokens and responses whose lengths
+// have a long tail (most stop within a few hundred tokens, one in ten runs to the context
+// limit), with the engine's default options (kv_cache_bytes 256 MiB), two ways in the same run:
+//   paged     the engine as it is: blocks as sequences grow, so the tokens actually held bound
+//             concurrency; preemption when the pool runs out;
+//   reserved  the same engine capped at budget / (max_seq_len x bytes per token) sequences:
+//             what the budget held when every sequence reserved its whole max_seq_len up front
+//             (the scheme before paging).
+// Reports useful (generated) tokens per second, peak concurrency and preemptions.
 //
 //   make bench BENCH=rollout_longtail
 #include <ATen/Parallel.h>
 #include <torch/utils.h>
 
 #include <algorithm>
+#include <numeric>
 #include <random>
 
 #include "absl/strings/str_format.h"
 #include "bench/rollout_bench_common.h"
 #include "model/decoder.h"
+#include "model/kv_cache.h"
 #include "rollout/engine.h"
 
 namespace ponder::bench {
 namespace {
 
-constexpr int kSamples = 160, kSlots = 32, kMedian = 32, kPromptLen = 16;
+constexpr int kSamples = 64;
 
 struct Run {
-  double seconds = 0;
-  int64_t tokens = 0, steps = 0;
+  Timing time;
+  int64_t tokens = 0, steps = 0, peak_running = 0, preemptions = 0, peak_blocks = 0, blocks = 0;
+  int64_t peak_bytes = 0;  // KV bytes held at the peak (blocks in use x block bytes)
 };
 
-std::vector<rollout::PromptRequest> Workload(int vocab) {
+// One PromptRequest per sample (each with its own length): prompts of 100-300 tokens;
+// responses log-normal around 300 tokens, one in ten running to the context limit.
+std::vector<rollout::PromptRequest> Workload(const model::ModelConfig& c) {
   std::mt19937_64 rng(7);
-  std::vector<int> lengths;
-  for (int i = 0; i < kSamples; ++i) {
-    lengths.push_back(i < kSamples / 10 ? 8 * kMedian
-                                        : std::uniform_int_distribution<int>(kMedian * 3 / 4,
-                                                                             kMedian * 5 / 4)(rng));
-  }
-  std::shuffle(lengths.begin(), lengths.end(), rng);
+  std::uniform_int_distribution<int> prompt_len(100, 300);
+  std::lognormal_distribution<double> length(std::log(300.0), 0.6);
   rollout::SamplingOptions s;
   s.temperature = 1.0;
-  std::vector<rollout::PromptRequest> prompts = Prompts(kSamples, kPromptLen, vocab, s);
+  std::vector<rollout::PromptRequest> out;
   for (int i = 0; i < kSamples; ++i) {
-    prompts[i].sampling.max_new_tokens = lengths[i];
-    prompts[i].sampling.seed = static_cast<uint64_t>(i);
+    const int p = prompt_len(rng);
+    rollout::PromptRequest r = Prompts(1, p, static_cast<int>(c.vocab_size), s)[0];
+    r.prompt_index = static_cast<uint64_t>(i);
+    r.sampling.seed = static_cast<uint64_t>(i);
+    const int limit = static_cast<int>(c.max_position_embeddings) - p;
+    r.sampling.max_new_tokens =
+        i % 10 == 3 ? limit : std::clamp(static_cast<int>(length(rng)), 16, limit);
+    out.push_back(std::move(r));
   }
-  return prompts;
+  return out;
 }
 
-enum class Mode { kContinuous, kStatic, kStaticDrop };
-
 Run Measure(const std::shared_ptr<model::DecoderImpl>& model,
-            const std::vector<rollout::PromptRequest>& prompts, Mode mode) {
-  const bool continuous = mode == Mode::kContinuous;
+            const std::vector<rollout::PromptRequest>& prompts, int64_t max_running) {
   rollout::EngineOptions o;
-  o.max_seq_len = kPromptLen + 8 * kMedian;
-  o.max_running = kSlots;
-  o.kv_cache_bytes = int64_t{4} << 30;
+  o.max_running = max_running;
   std::unique_ptr<rollout::RolloutEngine> engine = OrDie(rollout::RolloutEngine::Create(model, o));
+  rollout::GenerateRequest request;
+  request.prompts = prompts;
   Run run;
-  auto start = std::chrono::steady_clock::now();
-  for (size_t begin = 0; begin < prompts.size(); begin += continuous ? prompts.size() : kSlots) {
-    rollout::GenerateRequest request;
-    const size_t end = continuous ? prompts.size() : std::min(prompts.size(), begin + kSlots);
-    request.prompts.assign(prompts.begin() + begin, prompts.begin() + end);
-    int64_t longest = 0;
-    for (const auto& p : request.prompts) longest = std::max(longest, p.sampling.max_new_tokens);
-    for (auto& p : request.prompts) {
-      run.tokens += p.sampling.max_new_tokens;  // the sample's own (useful) tokens
-      if (mode == Mode::kStatic) p.sampling.max_new_tokens = longest;  // padding rows
-    }
-    OrDie(engine->Generate(request));
-  }
-  run.seconds = Seconds(start);
-  run.steps = engine->counters().steps;
+  std::vector<rollout::Trajectory> out;
+  run.time = Timed([&] { out = OrDie(engine->Generate(request)); });
+  for (const rollout::Trajectory& t : out) run.tokens += static_cast<int64_t>(t.token_ids.size());
+  const rollout::RolloutEngine::Counters c = engine->counters();
+  run.steps = c.steps;
+  run.peak_running = c.peak_running;
+  run.preemptions = c.preemptions;
+  run.peak_blocks = c.peak_kv_blocks;
+  run.blocks = engine->kv_cache_blocks();
+  run.peak_bytes = c.peak_kv_blocks * engine->kv_block_size() *
+                   model::KvCache::BytesPerToken(model->config(), at::kFloat);
   return run;
 }
 
 int Main() {
-  at::set_num_threads(BenchThreads());
-  const model::ModelConfig config = Llama25M();
+  const int cores = static_cast<int>(PinCores(model::AvailableCores()).size());
+  const model::ModelConfig config = Llama43M();
   torch::manual_seed(0);
   model::Decoder decoder(config);
-  std::vector<rollout::PromptRequest> prompts = Workload(static_cast<int>(config.vocab_size));
+  const std::vector<rollout::PromptRequest> prompts = Workload(config);
   std::vector<int64_t> lengths;
-  for (const auto& p : prompts) lengths.push_back(p.sampling.max_new_tokens);
-  std::sort(lengths.begin(), lengths.end());
-  std::cout << absl::StrFormat(
-      "long-tail rollouts: %d samples, response lengths median %d, max %d (10%% at 8x the "
-      "median), %d concurrent sequences, %.1fM-parameter model, %d thread(s)\n",
-      kSamples, lengths[lengths.size() / 2], lengths.back(), kSlots, config.NumParameters() / 1e6,
-      at::get_num_threads());
-  Measure(decoder.ptr(), std::vector<rollout::PromptRequest>(prompts.begin(), prompts.begin() + 8),
-          Mode::kContinuous);  // warm-up
-  Run continuous = Measure(decoder.ptr(), prompts, Mode::kContinuous);
-  Run fixed = Measure(decoder.ptr(), prompts, Mode::kStatic);
-  Run drop = Measure(decoder.ptr(), prompts, Mode::kStaticDrop);
-  std::cout << absl::StrFormat("%-14s %14s %9s %7s %14s %22s\n", "batching", "useful tokens",
-                               "seconds", "steps", "useful tok/s", "continuous is faster by");
-  const double ours = continuous.tokens / continuous.seconds;
-  for (const auto& [name, r] : {std::pair<const char*, Run>{"continuous", continuous},
-                                std::pair<const char*, Run>{"static", fixed},
-                                std::pair<const char*, Run>{"static, drop", drop}}) {
-    std::cout << absl::StrFormat("%-14s %14d %9.2f %7d %14.0f %21.2fx\n", name, r.tokens, r.seconds,
-                                 r.steps, r.tokens / r.seconds, ours / (r.tokens / r.seconds));
+  int64_t prompt_tokens = 0;
+  for (const auto& p : prompts) {
+    lengths.push_back(p.sampling.max_new_tokens);
+    prompt_tokens += static_cast<int64_t>(p.token_ids.size());
   }
+  std::sort(lengths.begin(), lengths.end());
+  const rollout::EngineOptions defaults;
+  const int64_t per_sequence =
+      model::KvCache::BytesPerToken(config, at::kFloat) * config.max_position_embeddings;
+  const int64_t reserved_slots = defaults.kv_cache_bytes / per_sequence;
+  std::cout << absl::StrFormat(
+      "long-CoT rollouts: %d samples, prompts of 100-300 tokens (%d in all), responses median "
+      "%d, mean %.0f, max %d tokens; %.1fM-parameter model, context %d; KV budget %d MiB "
+      "(default); %d core(s)\n",
+      kSamples, prompt_tokens, lengths[lengths.size() / 2],
+      std::accumulate(lengths.begin(), lengths.end(), 0.0) / lengths.size(), lengths.back(),
+      config.NumParameters() / 1e6, config.max_position_embeddings, defaults.kv_cache_bytes >> 20,
+      cores);
+  Measure(decoder.ptr(), std::vector<rollout::PromptRequest>(prompts.begin(), prompts.begin() + 4),
+          0);  // warm-up
+  const Run paged = Measure(decoder.ptr(), prompts, 0);
+  const Run reserved = Measure(decoder.ptr(), prompts, reserved_slots);
+  // Memory: the KV bytes the paged cache held at its peak, beside what the same number of
+  // sequences would have reserved at max_seq_len each.
+  std::cout << absl::StrFormat("%-10s %14s %9s %6s %7s %12s %12s %13s %17s %14s\n", "scheme",
+                               "useful tokens", "seconds", "cores", "steps", "peak running",
+                               "preemptions", "peak KV held", "reserving would", "useful tok/s");
+  for (const auto& [name, r] : {std::pair<const char*, Run>{"paged", paged},
+                                std::pair<const char*, Run>{"reserved", reserved}}) {
+    std::cout << absl::StrFormat(
+        "%-10s %14d %9.2f %6.2f %7d %12d %12d %9.1f MiB %13.1f MiB %14.0f\n", name, r.tokens,
+        r.time.seconds, r.time.cores, r.steps, r.peak_running, r.preemptions,
+        r.peak_bytes / 1048576.0, r.peak_running * per_sequence / 1048576.0,
+        r.tokens / r.time.seconds);
+  }
+  std::cout << absl::StrFormat(
+      "paged is %.2fx the reserved scheme's useful tokens/s (reserved: %d sequences of %d "
+      "tokens fit the budget)\n",
+      (paged.tokens / paged.time.seconds) / (reserved.tokens / reserved.time.seconds),
+      reserved_slots, config.max_position_embeddings);
   return 0;
 }
 

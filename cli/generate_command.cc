@@ -1,11 +1,13 @@
 // `ponder generate --model PATH [--tokenizer PATH] --prompt TEXT [--max-new-tokens N]
-//  [--temperature T] [--top-p P] [--seed S] [--dtype D] [--device D]`: prints the generated
-// text (only that) to stdout as it is produced.
+//  [--temperature T] [--top-p P] [--seed S] [--dtype D] [--device D] [--threads N]`: prints
+// the generated text (only that) to stdout as it is produced. --threads (default: every core
+// the process may use) sets LibTorch's and OpenBLAS's threads alike (model/threads.h).
 //
 // Batch form, through the rollout engine (rollout/batch_generate.h):
 // `ponder generate --model PATH --prompts FILE.jsonl --n K --output OUT.jsonl [--top-k K]
 //  [--stop TEXT]... [--max-seq-len N] [--kv-cache-mb M] [--chat-format F] ...`: one JSON line
-// per sample in OUT.jsonl and a final stats line (tokens/s) on stderr.
+// per sample in OUT.jsonl and final stats lines on stderr (tokens/s; peak concurrency and KV
+// cache blocks).
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -14,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "model/generate.h"
+#include "model/threads.h"
 #include "rollout/batch_generate.h"
 
 namespace ponder::cli {
@@ -43,6 +46,13 @@ int RunBatch(const model::GenerateOptions& single, rollout::BatchGenerateOptions
                static_cast<long long>(stats->prompts), static_cast<long long>(stats->trajectories),
                static_cast<long long>(stats->generated_tokens), stats->seconds,
                stats->seconds > 0 ? stats->generated_tokens / stats->seconds : 0.0);
+  std::fprintf(
+      stderr,
+      "ponder generate: peak %lld samples at once, KV cache peak %lld of %lld blocks "
+      "(%lld tokens each), %lld preempted\n",
+      static_cast<long long>(stats->peak_running), static_cast<long long>(stats->peak_kv_blocks),
+      static_cast<long long>(stats->kv_cache_blocks), static_cast<long long>(stats->kv_block_size),
+      static_cast<long long>(stats->preemptions));
   return 0;
 }
 
@@ -55,6 +65,7 @@ void AddGenerateCommand(CLI::App& app, int& exit_code) {
   options->params.sampling.temperature = 1.0;
   options->params.sampling.top_p = 1.0;
   auto dtype = std::make_shared<std::string>("float32");
+  auto threads = std::make_shared<int>(0);
   cmd->add_option("--model", options->model.path,
                   "Hugging Face model folder or llama2.c .bin checkpoint")
       ->required();
@@ -111,7 +122,11 @@ void AddGenerateCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
   cmd->add_option("--device", options->model.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->callback([options, dtype, batch, kv_cache_mb, prompt, prompts, &exit_code] {
+  cmd->add_option("--threads", *threads, "compute threads (0: one per available core)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([options, dtype, threads, batch, kv_cache_mb, prompt, prompts, &exit_code] {
+    model::SetComputeThreads(*threads);
     options->model.dtype = *dtype == "bfloat16"  ? model::Precision::kBFloat16
                            : *dtype == "float16" ? model::Precision::kFloat16
                                                  : model::Precision::kFloat32;

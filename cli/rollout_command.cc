@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "model/threads.h"
 #include "monitor/metrics_endpoint.h"
 #include "rollout/engine.h"
 #include "rollout/service.h"
@@ -44,6 +45,7 @@ int Serve(const RolloutArgs& args) {
     std::cerr << "ponder rollout: no model: give --model PATH (or model.path in the config)\n";
     return 2;
   }
+  model::SetComputeThreads(static_cast<int>(job->run.threads));
   // Signals go to sigwait below, not to the threads the engine and gRPC start.
   sigset_t signals;
   sigemptyset(&signals);

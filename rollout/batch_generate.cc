@@ -161,6 +161,12 @@ absl::StatusOr<BatchGenerateStats> GenerateBatch(const BatchGenerateOptions& opt
   const auto start = std::chrono::steady_clock::now();
   PONDER_ASSIGN_OR_RETURN(std::vector<Trajectory> trajectories, loaded.engine->Generate(request));
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const RolloutEngine::Counters counters = loaded.engine->counters();
+  stats.peak_running = counters.peak_running;
+  stats.peak_kv_blocks = counters.peak_kv_blocks;
+  stats.preemptions = counters.preemptions;
+  stats.kv_cache_blocks = loaded.engine->kv_cache_blocks();
+  stats.kv_block_size = loaded.engine->kv_block_size();
   std::sort(trajectories.begin(), trajectories.end(), [](const Trajectory& a, const Trajectory& b) {
     return std::make_pair(a.prompt_index, a.sample_index) <
            std::make_pair(b.prompt_index, b.sample_index);

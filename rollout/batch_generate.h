@@ -38,6 +38,13 @@ struct BatchGenerateStats {
   int64_t generated_tokens = 0;
   int64_t prompt_tokens = 0;
   double seconds = 0;  // generation only (model loading excluded)
+  // The engine's KV cache: most samples running at once, most blocks in use, the pool, and
+  // samples preempted (their blocks freed, recomputed later) when it ran out.
+  int64_t peak_running = 0;
+  int64_t peak_kv_blocks = 0;
+  int64_t kv_cache_blocks = 0;
+  int64_t kv_block_size = 0;
+  int64_t preemptions = 0;
 };
 
 // Errors name the file and line of a bad input line (not JSON, neither "prompt" nor

@@ -21,6 +21,8 @@
 #include "model/decoder.h"
 #include "model/kv_cache.h"
 #include "model/tokenizer.h"
+#include "rollout/internal/sample_rows.h"
+#include "rollout/internal/scheduler.h"
 #include "rollout/internal/sequence.h"
 #include "rollout/partial_rollout_store.h"
 #include "rollout/sampler.h"
@@ -29,7 +31,9 @@ namespace ponder::rollout {
 
 using internal::PromptData;
 using internal::RequestState;
+using internal::Scheduler;
 using internal::Sequence;
+using internal::SequenceGroup;
 
 EngineOptions EngineOptions::FromConfig(const RolloutOptions& config) {
   EngineOptions o;
@@ -37,6 +41,7 @@ EngineOptions EngineOptions::FromConfig(const RolloutOptions& config) {
   o.kv_cache_bytes = config.kv_cache_bytes;
   o.max_running = config.max_running;
   o.max_step_tokens = config.max_step_tokens;
+  o.kv_block_size = config.kv_block_size;
   o.partial_store_dir = config.partial_store_dir;
   return o;
 }
@@ -68,25 +73,20 @@ at::ScalarType ToScalarType(WeightDType dtype) {
   return at::kFloat;
 }
 
-// Tokens per step still given to prefill when running sequences already fill the step.
-constexpr int64_t kMinPrefillChunk = 32;
-
 }  // namespace
 
 class RolloutEngine::Impl {
  public:
   Impl(model::Decoder model, std::shared_ptr<const model::Tokenizer> tokenizer,
        model::KvCache cache, std::unique_ptr<PartialRolloutStore> store,
-       const EngineOptions& options)
+       const EngineOptions& options, const Scheduler::Options& scheduling)
       : model_(std::move(model)),
         tokenizer_(std::move(tokenizer)),
-        cache_(std::move(cache)),
+        scheduler_(std::move(cache), scheduling),
         store_(std::move(store)),
         options_(options),
         version_(options.initial_version) {
     vocab_ = model_->config().vocab_size;
-    bytes_per_slot_ =
-        model::KvCache::BytesPerSlot(model_->config(), cache_.max_seq_len(), cache_.dtype());
     for (const auto& p : model_->named_parameters()) params_.emplace(p.key(), p.value());
     PublishStatus();
     thread_ = std::thread([this] { Run(); });
@@ -101,7 +101,7 @@ class RolloutEngine::Impl {
     thread_.join();
   }
 
-  RequestLimits limits() const { return {vocab_, cache_.max_seq_len(), tokenizer_ != nullptr}; }
+  RequestLimits limits() const { return {vocab_, cache().max_seq_len(), tokenizer_ != nullptr}; }
 
   absl::StatusOr<std::shared_ptr<GenerateCall>> Start(GenerateRequest request,
                                                       GenerateCallbacks callbacks) {
@@ -203,9 +203,10 @@ class RolloutEngine::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     BackendStatus s = status_;
     s.weight_version = version_;
-    s.kv_cache_bytes_budget = static_cast<uint64_t>(cache_.num_slots() * bytes_per_slot_);
+    s.kv_cache_bytes_budget =
+        static_cast<uint64_t>(cache().num_blocks() * cache().bytes_per_block());
     s.model = options_.model_name;
-    s.max_context = static_cast<uint32_t>(cache_.max_seq_len());
+    s.max_context = static_cast<uint32_t>(cache().max_seq_len());
     return s;
   }
 
@@ -217,7 +218,7 @@ class RolloutEngine::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     return counters_;
   }
-  const model::KvCache& cache() const { return cache_; }
+  const model::KvCache& cache() const { return scheduler_.cache(); }
   int64_t vocab() const { return vocab_; }
 
  private:
@@ -240,8 +241,7 @@ class RolloutEngine::Impl {
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] {
-          return stop_ || !incoming_.empty() || !updates_.empty() || !active_.empty() ||
-                 !waiting_.empty();
+          return stop_ || !incoming_.empty() || !updates_.empty() || !scheduler_.idle();
         });
         if (stop_) break;
         incoming.swap(incoming_);
@@ -250,8 +250,7 @@ class RolloutEngine::Impl {
       ApplyUpdates(updates);
       for (Incoming& in : incoming) Accept(std::move(in));
       SweepCancelled();
-      Admit();
-      if (!active_.empty()) StepOnce();
+      if (!scheduler_.idle()) StepOnce();
       PublishStatus();
     }
     Shutdown();
@@ -298,12 +297,12 @@ class RolloutEngine::Impl {
       s.repetition_penalty = static_cast<float>(s.repetition_penalty);
       auto prompt = std::make_shared<PromptData>(
           PromptData{p.prompt_index, std::move(p.token_ids), std::move(p.sampling)});
-      std::deque<std::unique_ptr<Sequence>> group;
+      SequenceGroup group;
       for (uint32_t i = 0; i < p.n; ++i) {
         group.push_back(std::make_unique<Sequence>(state, prompt, i, tokenizer_.get(), vocab_));
       }
       state->outstanding += p.n;
-      waiting_.push_back(std::move(group));
+      scheduler_.Enqueue(std::move(group));
     }
     if (in.request.resume_paused) {
       std::vector<PausedRollout> paused;
@@ -312,10 +311,10 @@ class RolloutEngine::Impl {
         paused = store_->TakeWaiting();
       }
       for (PausedRollout& r : paused) {
-        std::deque<std::unique_ptr<Sequence>> group;
+        SequenceGroup group;
         group.push_back(std::make_unique<Sequence>(state, std::move(r), tokenizer_.get(), vocab_));
         ++state->outstanding;
-        waiting_.push_back(std::move(group));
+        scheduler_.Enqueue(std::move(group));
       }
     }
     if (state->outstanding == 0) FinishRequest(*state);
@@ -338,90 +337,31 @@ class RolloutEngine::Impl {
     if (any) AbortWhere([](const RequestState& r) { return !r.end_status.ok(); });
   }
 
-  // Ends every sample whose request matches, freeing its slot: resumed partial rollouts go
+  // Ends every sample whose request matches, freeing its blocks: resumed partial rollouts go
   // back to the store (kPaused), the others come back as kAborted.
   template <typename Pred>
   void AbortWhere(Pred pred) {
-    auto end = [&](std::unique_ptr<Sequence>& seq) {
-      for (auto& f : seq->followers) Deliver(*f, FinishReason::kAborted);
-      seq->followers.clear();
-      Deliver(*seq, seq->resumed() ? FinishReason::kPaused : FinishReason::kAborted);
-      seq.reset();
-    };
-    for (auto& seq : active_) {
-      if (seq && pred(seq->request())) end(seq);
-    }
-    active_.erase(std::remove(active_.begin(), active_.end(), nullptr), active_.end());
-    for (auto& group : waiting_) {
-      for (auto& seq : group) {
-        if (seq && pred(seq->request())) end(seq);
-      }
-      group.erase(std::remove(group.begin(), group.end(), nullptr), group.end());
-    }
-    waiting_.erase(
-        std::remove_if(waiting_.begin(), waiting_.end(), [](const auto& g) { return g.empty(); }),
-        waiting_.end());
-  }
-
-  // Gives free slots to waiting samples, in arrival order; the samples of one prompt that get
-  // slots together share one prefill.
-  void Admit() {
-    while (!waiting_.empty() && cache_.num_free() > 0) {
-      auto& group = waiting_.front();
-      std::unique_ptr<Sequence> leader = std::move(group.front());
-      group.pop_front();
-      leader->slot = *cache_.Acquire();
-      while (!group.empty() && cache_.num_free() > 0) {
-        std::unique_ptr<Sequence> f = std::move(group.front());
-        group.pop_front();
-        f->slot = *cache_.Acquire();
-        leader->followers.push_back(std::move(f));
-      }
-      if (group.empty()) waiting_.pop_front();
-      active_.push_back(std::move(leader));
-    }
-    const int64_t running = cache_.num_slots() - cache_.num_free();
-    std::lock_guard<std::mutex> lock(mu_);
-    counters_.peak_running = std::max(counters_.peak_running, running);
+    scheduler_.RemoveWhere(
+        [&](const Sequence& seq) { return pred(seq.request()); },
+        [&](std::unique_ptr<Sequence> seq) {
+          Deliver(*seq, seq->resumed() ? FinishReason::kPaused : FinishReason::kAborted);
+        });
   }
 
   void StepOnce() {
-    // Rows: every running sequence's last token, then prefill chunks within the token budget.
-    std::vector<int64_t> slots;
-    std::vector<std::vector<int32_t>> tokens;
-    std::vector<Sequence*> row_seq;
-    int64_t decode_rows = 0, prefill_tokens = 0;
-    for (auto& seq : active_) {
-      if (seq->context_len() - seq->fed == 1) {
-        slots.push_back(seq->slot);
-        tokens.push_back({seq->context_token(seq->fed)});
-        row_seq.push_back(seq.get());
-        ++decode_rows;
-        if (!seq->decoding) ++prefill_tokens;
-      }
+    Scheduler::Plan plan = scheduler_.PlanStep();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      counters_.peak_running = std::max(counters_.peak_running, scheduler_.num_running());
+      counters_.preemptions = scheduler_.preemptions();
     }
-    int64_t budget = std::max(options_.max_step_tokens - decode_rows,
-                              std::min<int64_t>(options_.max_step_tokens, kMinPrefillChunk));
-    for (auto& seq : active_) {
-      const int64_t left = seq->context_len() - seq->fed;
-      if (left <= 1 || budget <= 0) continue;
-      const int64_t n = std::min(left, budget);
-      std::vector<int32_t> chunk(static_cast<size_t>(n));
-      for (int64_t i = 0; i < n; ++i)
-        chunk[static_cast<size_t>(i)] = seq->context_token(seq->fed + i);
-      slots.push_back(seq->slot);
-      tokens.push_back(std::move(chunk));
-      row_seq.push_back(seq.get());
-      budget -= n;
-      prefill_tokens += n;
-    }
-    if (slots.empty()) return;
-
-    absl::StatusOr<at::Tensor> logits = model_->Step(cache_, slots, tokens);
+    if (plan.empty()) return;
+    absl::StatusOr<at::Tensor> logits =
+        model_->Step(scheduler_.mutable_cache(), plan.slots, plan.tokens);
     if (!logits.ok()) {
       spdlog::error("rollout engine: decode step failed: {}", logits.status().ToString());
       const absl::Status error = logits.status();
-      for (auto& seq : active_) {
+      for (Sequence* seq : plan.rows) {
         if (seq->request().end_status.ok()) seq->request().end_status = error;
       }
       AbortWhere([](const RequestState& r) { return !r.end_status.ok(); });
@@ -431,43 +371,23 @@ class RolloutEngine::Impl {
     {
       std::lock_guard<std::mutex> lock(mu_);
       version = version_;
+      counters_.peak_kv_blocks = std::max(counters_.peak_kv_blocks, scheduler_.blocks_in_use());
     }
-
-    // Which sequences sample now (their context is all in the cache), and from which row.
-    std::vector<Sequence*> samplers;
-    std::vector<int64_t> sample_rows;
-    std::vector<std::unique_ptr<Sequence>> forked;
-    for (size_t r = 0; r < row_seq.size(); ++r) {
-      Sequence* seq = row_seq[r];
-      seq->fed += static_cast<int64_t>(tokens[r].size());
-      if (seq->fed != seq->context_len()) continue;
-      samplers.push_back(seq);
-      sample_rows.push_back(static_cast<int64_t>(r));
-      if (!seq->followers.empty()) {
-        std::vector<int64_t> targets;
-        for (auto& f : seq->followers) targets.push_back(f->slot);
-        absl::Status forked_ok = cache_.Fork(seq->slot, targets);
-        if (!forked_ok.ok()) spdlog::error("rollout engine: {}", forked_ok.ToString());
-        for (auto& f : seq->followers) {
-          f->fed = seq->fed;
-          samplers.push_back(f.get());
-          sample_rows.push_back(static_cast<int64_t>(r));
-          forked.push_back(std::move(f));
-        }
-        seq->followers.clear();
-      }
-    }
-    for (auto& f : forked) active_.push_back(std::move(f));
-
-    std::vector<TokenChoice> choices = Sample(*logits, samplers, sample_rows);
+    // Who samples now (their context is all in the cache), and from which row.
+    const std::vector<Scheduler::Sampler> samplers = scheduler_.Commit(plan);
+    std::vector<internal::RowSampler> rows;
+    for (const Scheduler::Sampler& s : samplers) rows.push_back({s.seq, s.row});
+    const at::Tensor cpu_logits = logits->to(at::kCPU).contiguous();
+    const std::vector<TokenChoice> choices =
+        internal::SampleRows(cpu_logits.data_ptr<float>(), vocab_, rows);
 
     const auto generated = static_cast<int64_t>(samplers.size());
     std::vector<std::pair<Sequence*, FinishReason>> finished;
     for (size_t i = 0; i < samplers.size(); ++i) {
-      Sequence* seq = samplers[i];
+      Sequence* seq = samplers[i].seq;
       seq->decoding = true;
       std::optional<FinishReason> end =
-          seq->Append(choices[i].token, choices[i].logprob, version, cache_.max_seq_len());
+          seq->Append(choices[i].token, choices[i].logprob, version, cache().max_seq_len());
       if (end.has_value()) finished.emplace_back(seq, *end);
     }
     // Count the step before anything is delivered, so that a caller told about a finished
@@ -475,7 +395,7 @@ class RolloutEngine::Impl {
     {
       std::lock_guard<std::mutex> lock(mu_);
       counters_.steps += 1;
-      counters_.prefill_tokens += prefill_tokens;
+      counters_.prefill_tokens += plan.prefill_tokens;
       counters_.decode_tokens += generated;
       status_.generated_tokens_total += static_cast<uint64_t>(generated);
       const auto now = std::chrono::steady_clock::now();
@@ -485,58 +405,13 @@ class RolloutEngine::Impl {
       }
     }
     for (auto& [seq, reason] : finished) {
-      Deliver(*seq, reason);
-      for (auto& s : active_) {
-        if (s.get() == seq) s.reset();
-      }
+      std::unique_ptr<Sequence> done = scheduler_.Remove(seq);
+      Deliver(*done, reason);
     }
-    active_.erase(std::remove(active_.begin(), active_.end(), nullptr), active_.end());
   }
 
-  // Turns the chosen logits rows into tokens: repetition penalty, temperature, log_softmax,
-  // then each row's own truncation and uniform draw.
-  std::vector<TokenChoice> Sample(const at::Tensor& logits, const std::vector<Sequence*>& seqs,
-                                  const std::vector<int64_t>& rows) {
-    const int64_t S = static_cast<int64_t>(seqs.size());
-    std::vector<TokenChoice> out(static_cast<size_t>(S));
-    if (S == 0) return out;
-    at::NoGradGuard no_grad;
-    at::Tensor index = at::from_blob(const_cast<int64_t*>(rows.data()), {S}, at::kLong).clone();
-    at::Tensor x = logits.index_select(0, index).contiguous();  // our own copy
-    std::vector<float> temps(static_cast<size_t>(S));
-    float* xp = x.data_ptr<float>();
-    for (int64_t i = 0; i < S; ++i) {
-      const SamplingOptions& s = seqs[static_cast<size_t>(i)]->sampling();
-      if (s.repetition_penalty != 1.0) {
-        ApplyRepetitionPenalty(xp + i * vocab_, seqs[static_cast<size_t>(i)]->seen_ids(),
-                               s.repetition_penalty);
-      }
-      temps[static_cast<size_t>(i)] = s.temperature > 0 ? static_cast<float>(s.temperature) : 1.0f;
-    }
-    x.div_(at::from_blob(temps.data(), {S, 1}, at::kFloat));
-    at::Tensor log_probs = at::log_softmax(x, 1);
-    at::Tensor probs = log_probs.exp();
-    const float* lp = log_probs.data_ptr<float>();
-    const float* pp = probs.data_ptr<float>();
-    const int64_t V = vocab_;
-    at::parallel_for(0, S, std::max<int64_t>(1, 65536 / V), [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const Sequence& seq = *seqs[static_cast<size_t>(i)];
-        const double u = UniformDraw(seq.sampling().seed, seq.prompt().prompt_index,
-                                     seq.sample_index(), seq.generated().size());
-        out[static_cast<size_t>(i)] =
-            ChooseToken(xp + i * V, lp + i * V, pp + i * V, V, seq.sampling(), u);
-      }
-    });
-    return out;
-  }
-
-  // Hands a sample back to its caller and frees its slot.
+  // Hands a sample (which holds no blocks any more) back to its caller.
   void Deliver(Sequence& seq, FinishReason reason) {
-    if (seq.slot >= 0) {
-      cache_.Release(seq.slot).IgnoreError();
-      seq.slot = -1;
-    }
     const PartialRolloutStore::Key key{seq.prompt().prompt_index, seq.sample_index()};
     if (reason == FinishReason::kPaused) {
       std::lock_guard<std::mutex> lock(store_mu_);
@@ -571,19 +446,20 @@ class RolloutEngine::Impl {
   }
 
   void PublishStatus() {
-    uint32_t waiting = 0;
-    for (const auto& g : waiting_) waiting += static_cast<uint32_t>(g.size());
+    const auto waiting = static_cast<uint32_t>(scheduler_.num_waiting());
     uint32_t paused;
     {
       std::lock_guard<std::mutex> lock(store_mu_);
       paused = static_cast<uint32_t>(store_->num_waiting());
     }
-    const int64_t used = cache_.num_slots() - cache_.num_free();
+    const auto running = static_cast<uint32_t>(scheduler_.num_running());
+    const auto kv_bytes =
+        static_cast<uint64_t>(scheduler_.blocks_in_use() * cache().bytes_per_block());
     std::lock_guard<std::mutex> lock(mu_);
-    status_.active_sequences = static_cast<uint32_t>(used);
+    status_.active_sequences = running;
     status_.waiting_sequences = waiting;
     status_.paused_sequences = paused;
-    status_.kv_cache_bytes_used = static_cast<uint64_t>(used * bytes_per_slot_);
+    status_.kv_cache_bytes_used = kv_bytes;
     double tokens = 0;
     for (const auto& [t, n] : recent_) tokens += static_cast<double>(n);
     double seconds = 0;
@@ -616,11 +492,10 @@ class RolloutEngine::Impl {
 
   model::Decoder model_;
   std::shared_ptr<const model::Tokenizer> tokenizer_;
-  model::KvCache cache_;
+  Scheduler scheduler_;  // owns the KV cache; scheduler thread only
   std::unique_ptr<PartialRolloutStore> store_;
   EngineOptions options_;
   int64_t vocab_ = 0;
-  int64_t bytes_per_slot_ = 0;
   std::unordered_map<std::string, at::Tensor> params_;
 
   // Shared with callers.
@@ -638,8 +513,6 @@ class RolloutEngine::Impl {
 
   // Scheduler thread only.
   std::vector<std::shared_ptr<RequestState>> requests_;
-  std::deque<std::deque<std::unique_ptr<Sequence>>> waiting_;
-  std::vector<std::unique_ptr<Sequence>> active_;
   std::thread thread_;
 };
 
@@ -669,13 +542,19 @@ absl::StatusOr<std::unique_ptr<RolloutEngine>> RolloutEngine::Create(
     return absl::InvalidArgumentError(
         "rollout.max_running must be >= 0 and rollout.kv_cache_bytes > 0");
   }
+  if (options.kv_block_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rollout.kv_block_size must be >= 1 (got ", options.kv_block_size, ")"));
+  }
+  // Every running sample decodes a row per step, so the step's token budget also bounds them.
+  Scheduler::Options scheduling;
+  scheduling.max_running = options.max_running > 0 ? options.max_running : options.max_step_tokens;
+  scheduling.max_step_tokens = options.max_step_tokens;
   model::KvCacheOptions cache_options;
   cache_options.max_seq_len = max_seq_len;
   cache_options.memory_budget_bytes = options.kv_cache_bytes;
-  const int64_t per_slot = model::KvCache::BytesPerSlot(config, max_seq_len, model->dtype());
-  if (options.max_running > 0 && options.kv_cache_bytes / per_slot > 0) {
-    cache_options.num_slots = std::min(options.max_running, options.kv_cache_bytes / per_slot);
-  }
+  cache_options.block_size = options.kv_block_size;
+  cache_options.num_slots = scheduling.max_running;
   absl::StatusOr<model::KvCache> cache =
       model::KvCache::Create(config, cache_options, model->dtype(), model->device());
   if (!cache.ok()) return Annotate(cache.status(), "rollout.kv_cache_bytes");
@@ -683,7 +562,7 @@ absl::StatusOr<std::unique_ptr<RolloutEngine>> RolloutEngine::Create(
       PartialRolloutStore::Open(options.partial_store_dir);
   if (!store.ok()) return store.status();
   auto impl = std::make_unique<Impl>(model::Decoder(std::move(model)), std::move(tokenizer),
-                                     std::move(*cache), std::move(*store), options);
+                                     std::move(*cache), std::move(*store), options, scheduling);
   return std::unique_ptr<RolloutEngine>(new RolloutEngine(std::move(impl)));
 }
 
@@ -708,6 +587,8 @@ absl::Status RolloutEngine::AdvanceVersion(int64_t version,
 absl::StatusOr<BackendStatus> RolloutEngine::GetStatus() { return impl_->Status(); }
 int64_t RolloutEngine::weight_version() const { return impl_->version(); }
 int64_t RolloutEngine::num_slots() const { return impl_->cache().num_slots(); }
+int64_t RolloutEngine::kv_cache_blocks() const { return impl_->cache().num_blocks(); }
+int64_t RolloutEngine::kv_block_size() const { return impl_->cache().block_size(); }
 int64_t RolloutEngine::max_seq_len() const { return impl_->cache().max_seq_len(); }
 int64_t RolloutEngine::vocab_size() const { return impl_->vocab(); }
 RolloutEngine::Counters RolloutEngine::counters() const { return impl_->counters(); }

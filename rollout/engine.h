@@ -1,12 +1,14 @@
-// The in-process generation engine: continuous batching over a KV cache.
+// The in-process generation engine: continuous batching over a paged KV cache.
 //
-// One scheduler thread owns the KV cache. Requests enter a queue; every step decodes one token
+// One scheduler thread owns the KV cache (model/kv_cache.h: fixed-size blocks from one pool,
+// allocated once from `kv_cache_bytes`). Requests enter a queue; every step decodes one token
 // for each running sequence and feeds prompt chunks of newly admitted ones in the same call
 // (chunked prefill, at most `max_step_tokens` tokens per step); a sequence that finishes
-// leaves at once and frees its slot for a waiting one. The n samples of a prompt share one
-// prefill: the first sample's slot is filled, then copied (KvCache::Fork) into the others.
-// The cache is allocated once from the memory budget, so the number of running sequences
-// never exceeds what the budget holds.
+// leaves at once and its blocks go to waiting ones. Concurrency is bounded by the tokens
+// sequences actually hold (and `max_running`), not by max_seq_len. The n samples of a prompt
+// share one prefill and its blocks (KvCache::Fork, copy on write). When the pool runs out,
+// the newest sequences are preempted and recomputed later (rollout/internal/scheduler.h), with
+// the same tokens they would have drawn.
 //
 // Weights: the engine runs on a Decoder it is given and does not copy it, so a trainer in the
 // same process can share its weights with the engine:
@@ -50,12 +52,14 @@ namespace ponder::rollout {
 struct EngineOptions {
   // Tokens per sequence (prompt + response); 0: the model's max_position_embeddings.
   int64_t max_seq_len = 0;
-  // KV cache memory budget in bytes; the number of slots is budget / bytes per slot.
+  // KV cache memory budget in bytes: the pool's blocks.
   int64_t kv_cache_bytes = int64_t{256} << 20;
-  // Cap on the number of slots (running sequences); 0: as many as the budget allows.
+  // Cap on running sequences; 0: as many as the blocks (and max_step_tokens) allow.
   int64_t max_running = 0;
   // Tokens fed to the model per step (one per running sequence, plus prefill chunks).
   int64_t max_step_tokens = 2048;
+  // Tokens per KV cache block.
+  int64_t kv_block_size = 16;
   // Where paused partial rollouts are kept across restarts ("": memory only).
   std::string partial_store_dir;
   // The weight version the engine starts at.
@@ -90,9 +94,11 @@ class RolloutEngine : public RolloutBackend {
   absl::Status AdvanceVersion(int64_t version, std::function<absl::Status()> between_steps = {});
 
   int64_t weight_version() const;
-  int64_t num_slots() const;
+  int64_t num_slots() const;  // the most sequences that can run at once
   int64_t max_seq_len() const;
   int64_t vocab_size() const;
+  int64_t kv_cache_blocks() const;  // blocks in the KV cache's pool
+  int64_t kv_block_size() const;    // tokens per block
 
   // Work counters, for tests and benchmarks.
   struct Counters {
@@ -100,6 +106,8 @@ class RolloutEngine : public RolloutBackend {
     int64_t prefill_tokens = 0;  // prompt (and resumed) tokens fed to the model
     int64_t decode_tokens = 0;   // tokens generated
     int64_t peak_running = 0;    // most sequences holding a slot at once
+    int64_t peak_kv_blocks = 0;  // most KV cache blocks in use at once
+    int64_t preemptions = 0;     // sequences that gave their blocks back to be recomputed
   };
   Counters counters() const;
 

@@ -3,8 +3,10 @@
 //   rollout:
 //     n: 8                       # samples per prompt (they share the prompt's prefill)
 //     max_seq_len: 0             # tokens per sequence, prompt + response (0: the model's
-//                                #   max_position_embeddings); each KV slot holds this many
-//     kv_cache_bytes: 268435456  # KV cache memory budget: decides how many sequences run at once
+//                                #   max_position_embeddings)
+//     kv_cache_bytes: 268435456  # KV cache memory budget, paged in blocks: with what the
+//                                #   sequences actually hold, it decides how many run at once
+//     kv_block_size: 16          # tokens per KV cache block
 //     max_running: 0             # cap on running sequences (0: as many as the budget allows)
 //     max_step_tokens: 2048      # tokens per decode step: running sequences + prefill chunks
 //     partial_store_dir: ""      # where paused partial rollouts are kept across restarts
@@ -117,6 +119,7 @@ struct RolloutOptions {
   int64_t kv_cache_bytes = int64_t{256} << 20;
   int64_t max_running = 0;
   int64_t max_step_tokens = 2048;
+  int64_t kv_block_size = 16;
   std::string partial_store_dir;
   std::string address;
   SamplingOptions sampling;
@@ -127,6 +130,7 @@ struct RolloutOptions {
     b.Field("kv_cache_bytes", kv_cache_bytes).GreaterThan(0);
     b.Field("max_running", max_running).AtLeast(0);
     b.Field("max_step_tokens", max_step_tokens).AtLeast(1);
+    b.Field("kv_block_size", kv_block_size).AtLeast(1);
     b.Field("partial_store_dir", partial_store_dir);
     b.Field("address", address);
     b.Field("sampling", sampling);

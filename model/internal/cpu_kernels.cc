@@ -4,15 +4,35 @@
 #include <cmath>
 #include <vector>
 
-// Each kernel is compiled for AVX-512, AVX2+FMA and baseline x86-64, chosen at load time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define PONDER_MULTIVERSION \
-  __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
-#else
-#define PONDER_MULTIVERSION
+#include "model/vec_math.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define PONDER_ATTENTION_AVX2 1
 #endif
+
 #define PONDER_INLINE inline __attribute__((always_inline))
+
+// Each kernel's body is compiled twice, for AVX2 + FMA and for baseline x86-64, and each call
+// runs the one the CPU supports, chosen by its features. (GCC's target_clones("arch=haswell")
+// dispatches on the CPU model instead, and so runs the baseline on AMD's AVX2 processors.)
+#ifdef PONDER_ATTENTION_AVX2
+#define PONDER_KERNEL(name, params, args)                                         \
+  namespace {                                                                     \
+  __attribute__((target("avx2,fma"))) void name##Avx2 params { name##Body args; } \
+  void name##Base params { name##Body args; }                                     \
+  }                                                                               \
+  void name params {                                                              \
+    if (HasAvx2()) {                                                              \
+      name##Avx2 args;                                                            \
+    } else {                                                                      \
+      name##Base args;                                                            \
+    }                                                                             \
+  }
+#else
+#define PONDER_KERNEL(name, params, args) \
+  void name params { name##Body args; }
+#endif
 
 namespace ponder::model::internal {
 namespace {
@@ -34,50 +54,146 @@ PONDER_INLINE void Axpy(float* y, float a, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-}  // namespace
+#ifdef PONDER_ATTENTION_AVX2
+bool HasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
 
-PONDER_MULTIVERSION
-void CachedAttention(const CachedAttentionArgs& a, int64_t begin, int64_t end) {
-  const int64_t hd = a.head_dim, kvh = a.num_kv_heads;
+__attribute__((target("avx2,fma"))) inline float Sum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// CachedAttention for head_dim a multiple of 8: q.k with two vector accumulators per score,
+// and p.v accumulated in registers, 64 dimensions of one query head at a time.
+__attribute__((target("avx2,fma"))) void CachedAttentionAvx2(const CachedAttentionArgs& a,
+                                                             int64_t begin, int64_t end) {
+  const int64_t hd = a.head_dim, kvh = a.num_kv_heads, bs = a.block_size;
   const int64_t rep = a.num_heads / kvh;
   const int64_t t_stride = kvh * hd;
   std::vector<float> scores;
   for (int64_t item = begin; item < end; ++item) {
     const int64_t row = item / kvh, g = item % kvh;
-    const int64_t slot = a.row_slot[row];
+    const int32_t* blocks = a.row_blocks[row];
     const int64_t len = a.row_pos[row] + 1;
-    const float* kbase = a.k + slot * a.max_len * t_stride + g * hd;
-    const float* vbase = a.v + slot * a.max_len * t_stride + g * hd;
     const float* q = a.q + (row * a.num_heads + g * rep) * hd;
     float* out = a.out + (row * a.num_heads + g * rep) * hd;
     scores.resize(static_cast<size_t>(rep * len));
-    for (int64_t t = 0; t < len; ++t) {
-      const float* kt = kbase + t * t_stride;
-      for (int64_t r = 0; r < rep; ++r) scores[r * len + t] = Dot(q + r * hd, kt, hd) * a.scale;
+    for (int64_t t0 = 0; t0 < len; t0 += bs) {
+      const float* kb = a.k + (blocks[t0 / bs] * bs * kvh + g) * hd;
+      const int64_t n = std::min(bs, len - t0);
+      for (int64_t j = 0; j < n; ++j) {
+        const float* kt = kb + j * t_stride;
+        for (int64_t r = 0; r < rep; ++r) {
+          const float* qr = q + r * hd;
+          __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+          int64_t d = 0;
+          for (; d + 16 <= hd; d += 16) {
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d), _mm256_loadu_ps(kt + d), s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d + 8), _mm256_loadu_ps(kt + d + 8), s1);
+          }
+          if (d < hd) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(qr + d), _mm256_loadu_ps(kt + d), s0);
+          scores[r * len + t0 + j] = Sum8(_mm256_add_ps(s0, s1));
+        }
+      }
     }
     for (int64_t r = 0; r < rep; ++r) {
       float* s = scores.data() + r * len;
-      float m = s[0];
-      for (int64_t t = 1; t < len; ++t) m = std::max(m, s[t]);
-      float sum = 0;
-      for (int64_t t = 0; t < len; ++t) {
-        s[t] = std::exp(s[t] - m);
-        sum += s[t];
+      const float m = MaxOf(s, len);
+      const float inv = 1.0f / ExpSum(s, len, a.scale, m * a.scale, s);
+      const __m256 scale = _mm256_set1_ps(inv);
+      int64_t d0 = 0;
+      for (; d0 + 64 <= hd; d0 += 64) {
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0,
+               c7 = c0;
+        for (int64_t t0 = 0; t0 < len; t0 += bs) {
+          const float* vb = a.v + (blocks[t0 / bs] * bs * kvh + g) * hd + d0;
+          const int64_t n = std::min(bs, len - t0);
+          for (int64_t j = 0; j < n; ++j) {
+            const __m256 p = _mm256_set1_ps(s[t0 + j]);
+            const float* vt = vb + j * t_stride;
+            c0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt), c0);
+            c1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 8), c1);
+            c2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 16), c2);
+            c3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 24), c3);
+            c4 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 32), c4);
+            c5 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 40), c5);
+            c6 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 48), c6);
+            c7 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 56), c7);
+          }
+        }
+        float* o = out + r * hd + d0;
+        _mm256_storeu_ps(o, _mm256_mul_ps(c0, scale));
+        _mm256_storeu_ps(o + 8, _mm256_mul_ps(c1, scale));
+        _mm256_storeu_ps(o + 16, _mm256_mul_ps(c2, scale));
+        _mm256_storeu_ps(o + 24, _mm256_mul_ps(c3, scale));
+        _mm256_storeu_ps(o + 32, _mm256_mul_ps(c4, scale));
+        _mm256_storeu_ps(o + 40, _mm256_mul_ps(c5, scale));
+        _mm256_storeu_ps(o + 48, _mm256_mul_ps(c6, scale));
+        _mm256_storeu_ps(o + 56, _mm256_mul_ps(c7, scale));
       }
-      const float inv = 1.0f / sum;
-      for (int64_t t = 0; t < len; ++t) s[t] *= inv;
+      for (; d0 < hd; d0 += 8) {  // head_dim not a multiple of 64: 8 dimensions at a time
+        __m256 c = _mm256_setzero_ps();
+        for (int64_t t0 = 0; t0 < len; t0 += bs) {
+          const float* vb = a.v + (blocks[t0 / bs] * bs * kvh + g) * hd + d0;
+          const int64_t n = std::min(bs, len - t0);
+          for (int64_t j = 0; j < n; ++j) {
+            c = _mm256_fmadd_ps(_mm256_set1_ps(s[t0 + j]), _mm256_loadu_ps(vb + j * t_stride), c);
+          }
+        }
+        _mm256_storeu_ps(out + r * hd + d0, _mm256_mul_ps(c, scale));
+      }
+    }
+  }
+}
+#endif
+
+PONDER_INLINE void CachedAttentionPlainBody(const CachedAttentionArgs& a, int64_t begin,
+                                            int64_t end) {
+  const int64_t hd = a.head_dim, kvh = a.num_kv_heads, bs = a.block_size;
+  const int64_t rep = a.num_heads / kvh;
+  const int64_t t_stride = kvh * hd;
+  std::vector<float> scores, inv(static_cast<size_t>(rep));
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t row = item / kvh, g = item % kvh;
+    const int32_t* blocks = a.row_blocks[row];
+    const int64_t len = a.row_pos[row] + 1;
+    const float* q = a.q + (row * a.num_heads + g * rep) * hd;
+    float* out = a.out + (row * a.num_heads + g * rep) * hd;
+    scores.resize(static_cast<size_t>(rep * len));
+    for (int64_t t0 = 0; t0 < len; t0 += bs) {
+      const float* kb = a.k + (blocks[t0 / bs] * bs * kvh + g) * hd;
+      const int64_t n = std::min(bs, len - t0);
+      for (int64_t j = 0; j < n; ++j) {
+        const float* kt = kb + j * t_stride;
+        for (int64_t r = 0; r < rep; ++r) scores[r * len + t0 + j] = Dot(q + r * hd, kt, hd);
+      }
+    }
+    for (int64_t r = 0; r < rep; ++r) {
+      float* s = scores.data() + r * len;
+      const float m = MaxOf(s, len);
+      inv[r] = 1.0f / ExpSum(s, len, a.scale, m * a.scale, s);
       std::fill(out + r * hd, out + (r + 1) * hd, 0.0f);
     }
-    for (int64_t t = 0; t < len; ++t) {
-      const float* vt = vbase + t * t_stride;
-      for (int64_t r = 0; r < rep; ++r) Axpy(out + r * hd, scores[r * len + t], vt, hd);
+    for (int64_t t0 = 0; t0 < len; t0 += bs) {
+      const float* vb = a.v + (blocks[t0 / bs] * bs * kvh + g) * hd;
+      const int64_t n = std::min(bs, len - t0);
+      for (int64_t j = 0; j < n; ++j) {
+        const float* vt = vb + j * t_stride;
+        for (int64_t r = 0; r < rep; ++r) Axpy(out + r * hd, scores[r * len + t0 + j], vt, hd);
+      }
+    }
+    for (int64_t r = 0; r < rep; ++r) {
+      for (int64_t i = 0; i < hd; ++i) out[r * hd + i] *= inv[r];
     }
   }
 }
 
-PONDER_MULTIVERSION
-void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float eps, int64_t begin,
-             int64_t end) {
+PONDER_INLINE void RmsNormBody(const float* x, const float* weight, float* out, int64_t n,
+                               float eps, int64_t begin, int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     const float* xr = x + r * n;
     float* o = out + r * n;
@@ -86,9 +202,9 @@ void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float e
   }
 }
 
-PONDER_MULTIVERSION
-void ApplyRope(float* x, const int64_t* row_pos, const float* cos, const float* sin, int64_t heads,
-               int64_t head_dim, int64_t begin, int64_t end) {
+PONDER_INLINE void ApplyRopeBody(float* x, const int64_t* row_pos, const float* cos,
+                                 const float* sin, int64_t heads, int64_t head_dim, int64_t begin,
+                                 int64_t end) {
   const int64_t half = head_dim / 2;
   for (int64_t r = begin; r < end; ++r) {
     const float* c = cos + row_pos[r] * half;
@@ -105,18 +221,16 @@ void ApplyRope(float* x, const int64_t* row_pos, const float* cos, const float* 
   }
 }
 
-PONDER_MULTIVERSION
-void SiluMul(const float* gate, const float* up, float* out, int64_t n, int64_t begin,
-             int64_t end) {
-  for (int64_t i = begin * n; i < end * n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+PONDER_INLINE void SiluMulBody(const float* gate, const float* up, float* out, int64_t n,
+                               int64_t begin, int64_t end) {
+  // exp(-g) by the vectorised exp first (into out), then the rest in one pass.
+  const int64_t first = begin * n, count = (end - begin) * n;
+  ExpSum(gate + first, count, -1.0f, 0.0f, out + first);
+  for (int64_t i = first; i < first + count; ++i) out[i] = gate[i] / (1.0f + out[i]) * up[i];
 }
 
-PONDER_MULTIVERSION
-void SmallMatmul(const float* x, int64_t rows, const float* w, const float* bias, float* y,
-                 int64_t in, int64_t out, int64_t begin, int64_t end) {
+PONDER_INLINE void SmallMatmulBody(const float* x, int64_t rows, const float* w, const float* bias,
+                                   float* y, int64_t in, int64_t out, int64_t begin, int64_t end) {
   for (int64_t o = begin; o < end; ++o) {
     const float* wo = w + o * in;
     const float b = bias != nullptr ? bias[o] : 0.0f;
@@ -158,6 +272,34 @@ void SmallMatmul(const float* x, int64_t rows, const float* w, const float* bias
     }
     for (; m < rows; ++m) y[m * out + o] = Dot(x + m * in, wo, in) + b;
   }
+}
+
+}  // namespace
+
+PONDER_KERNEL(CachedAttentionPlain, (const CachedAttentionArgs& a, int64_t begin, int64_t end),
+              (a, begin, end))
+PONDER_KERNEL(RmsNorm,
+              (const float* x, const float* weight, float* out, int64_t n, float eps, int64_t begin,
+               int64_t end),
+              (x, weight, out, n, eps, begin, end))
+PONDER_KERNEL(ApplyRope,
+              (float* x, const int64_t* row_pos, const float* cos, const float* sin, int64_t heads,
+               int64_t head_dim, int64_t begin, int64_t end),
+              (x, row_pos, cos, sin, heads, head_dim, begin, end))
+PONDER_KERNEL(SiluMul,
+              (const float* gate, const float* up, float* out, int64_t n, int64_t begin,
+               int64_t end),
+              (gate, up, out, n, begin, end))
+PONDER_KERNEL(SmallMatmul,
+              (const float* x, int64_t rows, const float* w, const float* bias, float* y,
+               int64_t in, int64_t out, int64_t begin, int64_t end),
+              (x, rows, w, bias, y, in, out, begin, end))
+
+void CachedAttention(const CachedAttentionArgs& a, int64_t begin, int64_t end) {
+#ifdef PONDER_ATTENTION_AVX2
+  if (HasAvx2() && a.head_dim % 8 == 0) return CachedAttentionAvx2(a, begin, end);
+#endif
+  CachedAttentionPlain(a, begin, end);
 }
 
 }  // namespace ponder::model::internal

@@ -3,30 +3,32 @@
 // path in decoder.cc computes the same functions and is what the tests compare these against.
 //
 // Work is split into independent items numbered [begin, end) so the caller can spread them
-// over threads (at::parallel_for).
+// over threads (model/parallel.h).
 #pragma once
 
 #include <cstdint>
 
 namespace ponder::model::internal {
 
-// Attention of new tokens ("rows") over a per-slot key/value cache.
+// Attention of new tokens ("rows") over a paged key/value cache (model/kv_cache.h).
 struct CachedAttentionArgs {
-  const float* q = nullptr;           // [rows, num_heads, head_dim]
-  const float* k = nullptr;           // cache keys   [slots, max_len, num_kv_heads, head_dim]
-  const float* v = nullptr;           // cache values [slots, max_len, num_kv_heads, head_dim]
-  float* out = nullptr;               // [rows, num_heads, head_dim]
-  const int64_t* row_slot = nullptr;  // cache slot of each row
-  const int64_t* row_pos = nullptr;   // position of each row: it attends to keys 0..pos
+  const float* q = nullptr;                    // [rows, num_heads, head_dim]
+  const float* k = nullptr;                    // cache keys   [pool rows, num_kv_heads, head_dim]
+  const float* v = nullptr;                    // cache values [pool rows, num_kv_heads, head_dim]
+  float* out = nullptr;                        // [rows, num_heads, head_dim]
+  const int32_t* const* row_blocks = nullptr;  // block table of each row's sequence
+  const int64_t* row_pos = nullptr;            // position of each row: it attends to keys 0..pos
   int64_t num_heads = 0;
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;
-  int64_t max_len = 0;
-  float scale = 1.0f;  // applied to q.k
+  int64_t block_size = 0;  // position t is pool row row_blocks[t / block_size] * block_size + ...
+  float scale = 1.0f;      // applied to q.k
 };
 // Items are (row, kv head) pairs: item = row * num_kv_heads + kv_head. The query heads that
 // share a kv head are done together so each key and value is read once.
 void CachedAttention(const CachedAttentionArgs& args, int64_t begin, int64_t end);
+// The same in plain loops (what machines without AVX2 + FMA run); the tests compare the two.
+void CachedAttentionPlain(const CachedAttentionArgs& args, int64_t begin, int64_t end);
 
 // out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for rows [begin, end) of width n.
 void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float eps, int64_t begin,

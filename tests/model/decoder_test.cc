@@ -40,10 +40,12 @@ json ReadJson(const std::string& path) {
   return json::parse(testing::ReadFile(testing::SourcePath(path)));
 }
 
+// Blocks of 4 tokens, so that sequences span several blocks, interleaved in the pool.
 KvCache MakeCache(const Decoder& model, int64_t slots, int64_t max_len) {
   KvCacheOptions options;
   options.num_slots = slots;
   options.max_seq_len = max_len;
+  options.block_size = 4;
   absl::StatusOr<KvCache> cache =
       KvCache::Create(model->config(), options, model->dtype(), model->device());
   EXPECT_TRUE(cache.ok()) << cache.status();
@@ -332,71 +334,52 @@ TEST(StepTest, FusedKernelsAndTensorOpsAgreeForEveryRowCount) {
 
 // ---- KV cache -----------------------------------------------------------------------------
 
-TEST(KvCacheTest, SlotsAreAcquiredLowestFirstAndReleased) {
-  ModelConfig c = *ReadModelConfig(testing::SourcePath(kStories));
-  KvCacheOptions options;
-  options.max_seq_len = 16;
-  options.num_slots = 3;
-  KvCache cache = *KvCache::Create(c, options, at::kFloat, at::kCPU);
-  EXPECT_EQ(*cache.Acquire(), 0);
-  EXPECT_EQ(*cache.Acquire(), 1);
-  EXPECT_EQ(*cache.Acquire(), 2);
-  absl::StatusOr<int64_t> none = cache.Acquire();
-  EXPECT_EQ(none.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(std::string(none.status().message()), HasSubstr("all 3 KV cache slots are in use"));
-  ASSERT_TRUE(cache.Release(1).ok());
-  ASSERT_TRUE(cache.Release(0).ok());
-  EXPECT_EQ(cache.num_free(), 2);
-  EXPECT_EQ(*cache.Acquire(), 0);
-  absl::Status s = cache.Release(1);
-  EXPECT_THAT(std::string(s.message()), HasSubstr("slot 1 is not acquired"));
-  s = cache.Release(7);
-  EXPECT_THAT(std::string(s.message()), HasSubstr("slot 7 is outside the cache's 3 slots"));
-}
-
-TEST(KvCacheTest, MemoryBudgetDecidesTheSlots) {
-  ModelConfig c = *ReadModelConfig(testing::SourcePath(kStories));
-  // stories260K: 5 layers x 2 x 4 kv heads x 8 dims x 4 bytes = 1280 bytes per token.
-  EXPECT_EQ(KvCache::BytesPerSlot(c, 100, at::kFloat), 128000);
-  EXPECT_EQ(KvCache::BytesPerSlot(c, 100, at::kBFloat16), 64000);
-  KvCacheOptions options;
-  options.max_seq_len = 100;
-  options.memory_budget_bytes = 128000 * 5 + 127999;
-  absl::StatusOr<KvCache> cache = KvCache::Create(c, options, at::kFloat, at::kCPU);
-  ASSERT_TRUE(cache.ok());
-  EXPECT_EQ(cache->num_slots(), 5);
-  options.memory_budget_bytes = 1000;
-  cache = KvCache::Create(c, options, at::kFloat, at::kCPU);
-  EXPECT_THAT(std::string(cache.status().message()),
-              HasSubstr("memory budget of 1000 bytes is below one slot: a slot of 100 tokens "
-                        "needs 128000 bytes"));
-  options.max_seq_len = 0;
-  cache = KvCache::Create(c, options, at::kFloat, at::kCPU);
-  EXPECT_THAT(std::string(cache.status().message()), HasSubstr("max_seq_len must be > 0"));
-}
-
-TEST(KvCacheTest, ForkedSlotsContinueLikeTheirSource) {
+TEST(StepTest, ForkedSlotsContinueLikeTheirSource) {
   Decoder model = Load(std::string(kTiny) + "qwen2");
   for (bool kernels : {true, false}) {
     model->set_use_cpu_kernels(kernels);
     KvCache cache = MakeCache(model, 4, 16);
     const int64_t a = *cache.Acquire(), b = *cache.Acquire(), c = *cache.Acquire();
-    const std::vector<int32_t> prompt = {5, 9, 13, 2};
+    // Six tokens in blocks of 4: the forks share one full and one partly filled block, which
+    // their next tokens copy before writing.
+    const std::vector<int32_t> prompt = {5, 9, 13, 2, 11, 4};
     at::Tensor prefill = *model->Step(cache, {a}, {prompt});
     ASSERT_TRUE(cache.Fork(a, {b, c}).ok());
-    EXPECT_EQ(cache.length(b), 4);
+    EXPECT_EQ(cache.length(b), 6);
+    EXPECT_EQ(cache.block_table(b), cache.block_table(a));
     // Different continuations of the shared prompt, and a fresh prefill to compare with.
     at::Tensor forked = *model->Step(cache, {a, b, c}, {{7}, {8}, {9}});
+    EXPECT_EQ(cache.block_table(b)[0], cache.block_table(a)[0]);
+    EXPECT_NE(cache.block_table(b)[1], cache.block_table(a)[1]);
     const int64_t d = *cache.Acquire();
-    at::Tensor fresh = *model->Step(cache, {d}, {{5, 9, 13, 2, 8}});
+    at::Tensor fresh = *model->Step(cache, {d}, {{5, 9, 13, 2, 11, 4, 8}});
     EXPECT_LT(MaxAbsDiff(forked[1], fresh[0]), 1e-5);
     // Truncate back to the prompt and continue: same as the first continuation.
-    ASSERT_TRUE(cache.Truncate(c, 4).ok());
+    ASSERT_TRUE(cache.Truncate(c, 6).ok());
     at::Tensor again = *model->Step(cache, {c}, {{7}});
     EXPECT_LT(MaxAbsDiff(again[0], forked[0]), 1e-5);
-    EXPECT_THAT(std::string(cache.Truncate(c, 9).message()), HasSubstr("outside [0, 5]"));
-    EXPECT_THAT(std::string(cache.Fork(a, {a}).message()), HasSubstr("is the source"));
   }
+}
+
+TEST(StepTest, AFullPoolIsResourceExhaustedAndWritesNothing) {
+  Decoder model = Load(std::string(kTiny) + "qwen2");
+  KvCacheOptions options;
+  options.num_slots = 2;
+  options.max_seq_len = 8;
+  options.block_size = 4;
+  options.num_blocks = 2;
+  KvCache cache = *KvCache::Create(model->config(), options, model->dtype(), model->device());
+  const int64_t a = *cache.Acquire(), b = *cache.Acquire();
+  ASSERT_TRUE(model->Step(cache, {a}, {{1, 2, 3, 4, 5, 6, 7}}).ok());
+  absl::StatusOr<at::Tensor> r = model->Step(cache, {a, b}, {{8}, {1}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("the KV cache has 0 free blocks of 2; these tokens need 1"));
+  EXPECT_EQ(cache.length(a), 7);
+  EXPECT_EQ(cache.length(b), 0);
+  ASSERT_TRUE(model->Step(cache, {a}, {{8}}).ok());  // fits in a's last block
+  ASSERT_TRUE(cache.Release(a).ok());
+  EXPECT_TRUE(model->Step(cache, {b}, {{1}}).ok());
 }
 
 TEST(StepTest, BadCallsAreRejectedAndWriteNothing) {

@@ -1,6 +1,7 @@
 // The rollout engine on small random models (and on llama2.c's stories260K): determinism
 // regardless of batch composition, log-probs equal to the trainer path's, partial rollouts,
-// weight updates under load, the KV budget, cancellation, deadlines and bad requests.
+// weight updates under load, cancellation, deadlines and bad requests. The paged KV cache's
+// scheduling (budget, sharing, preemption) is in paged_engine_test.cc.
 #include "rollout/engine.h"
 
 #include <gmock/gmock.h>
@@ -18,102 +19,26 @@
 
 #include "absl/synchronization/notification.h"
 #include "model/decoder.h"
-#include "model/kv_cache.h"
+#include "tests/rollout/engine_test_util.h"
 #include "tests/rollout/tiny_model.h"
 #include "tests/testing.h"
 
 namespace ponder::rollout {
 namespace {
 
+using testing::ByKey;
+using testing::Collector;
+using testing::Engine;
+using testing::ExpectSameSamples;
 using ::testing::HasSubstr;
-using testing::MakeTinyModel;
-using Key = std::pair<uint64_t, uint32_t>;
-
-std::shared_ptr<model::DecoderImpl> Model(uint64_t seed) { return MakeTinyModel(seed); }
-
-EngineOptions Options(int64_t slots, int64_t max_seq_len = 128) {
-  EngineOptions o;
-  o.max_seq_len = max_seq_len;
-  o.kv_cache_bytes = int64_t{1} << 30;
-  o.max_running = slots;
-  return o;
-}
-
-std::unique_ptr<RolloutEngine> Engine(std::shared_ptr<model::DecoderImpl> m,
-                                      const EngineOptions& o) {
-  absl::StatusOr<std::unique_ptr<RolloutEngine>> e = RolloutEngine::Create(std::move(m), o);
-  EXPECT_TRUE(e.ok()) << e.status();
-  return e.ok() ? std::move(*e) : nullptr;
-}
-
-SamplingOptions Sampling(uint64_t seed, int64_t max_new, double temperature = 1.0) {
-  SamplingOptions s;
-  s.seed = seed;
-  s.max_new_tokens = max_new;
-  s.temperature = temperature;
-  return s;
-}
-
-PromptRequest Prompt(uint64_t index, int length, uint32_t n, const SamplingOptions& s) {
-  PromptRequest p;
-  p.prompt_index = index;
-  for (int i = 0; i < length; ++i)
-    p.token_ids.push_back(static_cast<int32_t>((index * 7 + i * 13) % 90 + 3));
-  p.n = n;
-  p.sampling = s;
-  return p;
-}
-
-GenerateRequest Request(std::vector<PromptRequest> prompts) {
-  GenerateRequest r;
-  r.prompts = std::move(prompts);
-  return r;
-}
-
-std::map<Key, Trajectory> ByKey(const std::vector<Trajectory>& ts) {
-  std::map<Key, Trajectory> out;
-  for (const Trajectory& t : ts) out[{t.prompt_index, t.sample_index}] = t;
-  return out;
-}
-
-std::vector<Trajectory> RunAll(RolloutBackend& backend, const GenerateRequest& r) {
-  absl::StatusOr<std::vector<Trajectory>> out = backend.Generate(r);
-  EXPECT_TRUE(out.ok()) << out.status();
-  return out.ok() ? *out : std::vector<Trajectory>{};
-}
-
-// Tokens must match exactly. Log-probs of the same token computed in batches of different
-// shapes differ in float32 rounding (the GEMM kernels block rows differently, and the
-// machine's load changes the split): up to about 1e-5 has been seen, so 1e-4, the bound the
-// rollout and the trainer must meet too.
-void ExpectSameSamples(const Trajectory& a, const Trajectory& b, double logprob_tol = 1e-4) {
-  EXPECT_EQ(a.token_ids, b.token_ids) << a.prompt_index << "/" << a.sample_index;
-  ASSERT_EQ(a.logprobs.size(), b.logprobs.size());
-  for (size_t i = 0; i < a.logprobs.size(); ++i) {
-    EXPECT_NEAR(a.logprobs[i], b.logprobs[i], logprob_tol) << "token " << i;
-  }
-  EXPECT_EQ(a.finish_reason, b.finish_reason);
-}
-
-// Collects an asynchronous call's trajectories and final status.
-struct Collector {
-  std::mutex mu;
-  std::vector<Trajectory> trajectories;
-  absl::Notification done;
-  absl::Status status;
-  GenerateCallbacks Callbacks() {
-    GenerateCallbacks c;
-    c.on_trajectory = [this](Trajectory t) {
-      std::lock_guard<std::mutex> lock(mu);
-      trajectories.push_back(std::move(t));
-    };
-    c.on_done = [this](absl::Status s) {
-      status = s;
-      done.Notify();
-    };
-    return c;
-  }
-};
+using testing::Key;
+using testing::Model;
+using testing::Options;
+using testing::Prompt;
+using testing::Request;
+using testing::Resume;
+using testing::RunAll;
+using testing::Sampling;
 
 // ---- Determinism -------------------------------------------------------------------------
 
@@ -209,32 +134,6 @@ TEST(EngineTest, SamplesOfAPromptShareOnePrefill) {
       ByKey(RunAll(*small, Request({Prompt(0, 10, 4, Sampling(1, 12))})));
   EXPECT_EQ(small->counters().prefill_tokens, 20);
   for (const auto& [key, t] : ByKey(out)) ExpectSameSamples(t, two.at(key));
-}
-
-TEST(EngineTest, TheKvBudgetBoundsConcurrency) {
-  auto model = Model(1);
-  const model::ModelConfig& c = model->config();
-  const int64_t per_slot = 2 * c.num_layers * 128 * c.num_kv_heads * c.head_dim * 4;
-  EngineOptions o = Options(0);
-  o.kv_cache_bytes = 3 * per_slot + per_slot / 2;
-  auto engine = Engine(model, o);
-  EXPECT_EQ(engine->num_slots(), 3);
-  std::vector<Trajectory> out = RunAll(
-      *engine, Request({Prompt(0, 4, 6, Sampling(1, 16)), Prompt(1, 8, 4, Sampling(2, 10))}));
-  EXPECT_EQ(out.size(), 10u);
-  for (const Trajectory& t : out) EXPECT_EQ(t.finish_reason, FinishReason::kLength);
-  EXPECT_EQ(engine->counters().peak_running, 3);
-  BackendStatus status = *engine->GetStatus();
-  EXPECT_EQ(status.kv_cache_bytes_budget, static_cast<uint64_t>(3 * per_slot));
-  EXPECT_EQ(status.active_sequences, 0u);
-  EXPECT_EQ(status.kv_cache_bytes_used, 0u);
-  EXPECT_EQ(status.generated_tokens_total, 6u * 16 + 4 * 10);
-
-  o.kv_cache_bytes = per_slot - 1;
-  absl::StatusOr<std::unique_ptr<RolloutEngine>> none = RolloutEngine::Create(model, o);
-  ASSERT_FALSE(none.ok());
-  EXPECT_THAT(none.status().message(),
-              HasSubstr(absl::StrCat("a slot of 128 tokens needs ", per_slot, " bytes")));
 }
 
 TEST(EngineTest, FinishReasonsStopAndLength) {
@@ -357,12 +256,6 @@ TEST(EngineTest, BadRequestsAreInvalidArgumentsWithAMessage) {
 }
 
 // ---- Partial rollouts ----------------------------------------------------------------------
-
-GenerateRequest Resume() {
-  GenerateRequest r;
-  r.resume_paused = true;
-  return r;
-}
 
 TEST(EngineTest, ThreeRoundsEqualOneUninterruptedRound) {
   auto model = Model(3);
@@ -508,7 +401,7 @@ TEST(EngineTest, UpdatedWeightsGenerateLikeAFreshEngineAndBadUpdatesChangeNothin
   GenerateRequest r = Request({Prompt(0, 5, 2, Sampling(3, 16))});
   std::map<Key, Trajectory> from_a = ByKey(RunAll(*Engine(a, Options(4)), r));
   std::map<Key, Trajectory> from_b = ByKey(RunAll(*Engine(b, Options(4)), r));
-  auto engine = Engine(MakeTinyModel(1), Options(4));
+  auto engine = Engine(testing::MakeTinyModel(1), Options(4));
 
   std::vector<WeightTensor> w = testing::WeightsOf(b);
   std::vector<WeightTensor> missing(w.begin() + 1, w.end());

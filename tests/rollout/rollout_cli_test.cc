@@ -59,8 +59,11 @@ TEST(GenerateCliTest, BatchWritesOneLinePerSample) {
   const std::string out = TempPath("greedy.jsonl");
   pt::CommandResult r = pt::RunCommand(GenerateCommand(out, "--n 2 --temperature 0"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  // 16 MiB of 1280-byte tokens in blocks of 16: 819 blocks; the six samples run at once.
   EXPECT_THAT(r.err, MatchesRegex(".*3 prompts, 6 samples, [0-9]+ tokens in [0-9.]+ s "
-                                  "\\([0-9]+ tokens/s\\)\n"));
+                                  "\\([0-9]+ tokens/s\\)\n"
+                                  "ponder generate: peak 6 samples at once, KV cache peak [0-9]+ "
+                                  "of 819 blocks \\(16 tokens each\\), 0 preempted\n"));
   std::vector<json> lines = ReadJsonLines(out);
   ASSERT_EQ(lines.size(), 6u);
   for (size_t i = 0; i < lines.size(); ++i) {
