@@ -357,7 +357,7 @@ template <typename E>
 Check<E> Binder::Enum(const char* key, E& value,
                       std::initializer_list<std::pair<const char*, E>> names) {
   if (fields_ != nullptr) {
-    FieldInfo info{.path = Child(key), .type = "one of:"};
+    FieldInfo info{.path = Child(key), .type = "one of:", .default_value = "", .rules = {}};
     for (const auto& [name, v] : names) {
       absl::StrAppend(&info.type, info.type.back() == ':' ? " " : " | ", name);
       if (v == value && info.default_value.empty()) info.default_value = name;
@@ -552,7 +552,8 @@ std::string Binder::DefaultText(const T& value) {
 
 template <typename T>
 void Binder::DescribeField(const std::string& path, const T& value) {
-  fields_->push_back({.path = path, .type = TypeName<T>(), .default_value = DefaultText(value)});
+  fields_->push_back(
+      {.path = path, .type = TypeName<T>(), .default_value = DefaultText(value), .rules = {}});
   // The fields of a section, of a list's or a map's items, and of an optional section.
   auto describe = [this](const std::string& at, auto item) {
     Binder child(fields_, at);
