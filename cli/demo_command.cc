@@ -295,9 +295,11 @@ absl::Status RunDemo(const DemoArgs& args) {
         absl::StrFormat("--minutes %.1f leaves no time for RL after the warm start (%.0f s)",
                         args.minutes, warm_s));
   }
+  // The summary's "before" is RL's evaluation at step 0; its "after" evaluates the checkpoint
+  // RL writes when it is stopped.
   Job rl_job("RL run",
              {"train", "--config", config, "run.dir=" + rl_dir, "model.path=" + warm_model,
-              "run.threads=1"},
+              "run.threads=1", "eval.before_train=true", "checkpoint.on_signal=true"},
              dir + "/rl.log");
   std::vector<std::string> control_args = {
       "sft",          "--config", config, "run.dir=" + control_dir, "model.path=" + warm_model,
