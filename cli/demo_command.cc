@@ -6,13 +6,16 @@
 //   2. RL: `ponder train` from the warm start, rewarded by the verifier;
 //   3. control: `ponder sft` from the warm start, more of the same demonstrations;
 // 2 and 3 side by side, one core each, until the time budget is spent. The job is
-// configs/demo.yaml, built into the binary; `key=value` arguments override it.
+// configs/demo.yaml, built into the binary; `key=value` arguments override it. While it runs,
+// this process serves the dashboard over the three runs (monitor/dashboard.h) at a printed
+// loopback address; `ponder dashboard --runs DIR` reopens them afterwards.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -27,6 +30,8 @@
 #include "cli/commands.h"
 #include "cli/demo_config.h"
 #include "cli/stop_signal.h"
+#include "monitor/dashboard.h"
+#include "monitor/http_server.h"
 #include "monitor/metrics.h"
 #include "trainer/checkpoint.h"
 #include "trainer/demo_report.h"
@@ -44,6 +49,7 @@ struct DemoArgs {
   std::string algorithm;
   std::string run_dir = "runs/demo";
   bool no_browser = false;
+  int port = 8088;
   std::vector<std::string> overrides;
 };
 
@@ -171,6 +177,57 @@ struct EvalWatch {
   }
 };
 
+// The dashboard over the demo's runs, served by this process on loopback while the demo runs.
+struct DemoDashboard {
+  std::unique_ptr<monitor::HttpServer> server;
+  std::unique_ptr<monitor::Dashboard> dashboard;
+  std::string url;  // the page, showing RL with the control overlaid
+
+  ~DemoDashboard() {
+    if (dashboard != nullptr) dashboard->Stop();
+    if (server != nullptr) server->Stop();
+  }
+};
+
+// Serves the runs under `dir` on `port`, or on any free port when that one is taken.
+absl::StatusOr<std::unique_ptr<DemoDashboard>> ServeDashboard(const std::string& dir, int port) {
+  monitor::HttpOptions http;
+  http.port = port;
+  absl::StatusOr<std::unique_ptr<monitor::HttpServer>> server = monitor::HttpServer::Create(http);
+  if (!server.ok() && port != 0) {
+    http.port = 0;
+    server = monitor::HttpServer::Create(http);
+  }
+  if (!server.ok()) return server.status();
+  auto out = std::make_unique<DemoDashboard>();
+  out->server = *std::move(server);
+  absl::StatusOr<std::unique_ptr<monitor::Dashboard>> dashboard =
+      monitor::Dashboard::Create(out->server.get(), {.runs = dir});
+  if (!dashboard.ok()) return dashboard.status();
+  out->dashboard = *std::move(dashboard);
+  out->server->Start();
+  out->url = absl::StrCat(out->server->url(), "/#run=rl&overlay=control");
+  return out;
+}
+
+// Opens `url` with the desktop's browser (xdg-open), when there is a desktop; the browser is
+// not waited for.
+void OpenBrowser(const std::string& url) {
+  if (std::getenv("DISPLAY") == nullptr && std::getenv("WAYLAND_DISPLAY") == nullptr) return;
+  const pid_t child = fork();
+  if (child == 0) {
+    // The grandchild runs xdg-open, detached: the demo reaps only the child.
+    if (fork() == 0) {
+      setsid();
+      std::freopen("/dev/null", "w", stdout);
+      std::freopen("/dev/null", "w", stderr);
+      execlp("xdg-open", "xdg-open", url.c_str(), static_cast<char*>(nullptr));
+    }
+    _exit(0);
+  }
+  if (child > 0) waitpid(child, nullptr, 0);
+}
+
 // The run directory must be new, empty, or an earlier demo's (whose phases are replaced).
 absl::Status PrepareRunDir(const std::string& dir) {
   std::error_code ec;
@@ -257,6 +314,14 @@ absl::Status RunDemo(const DemoArgs& args) {
 
   std::printf("Ponder demo: %s\n", TaskInWords(*job).c_str());
   std::printf("budget %.1f min; run directory %s\n", args.minutes, dir.c_str());
+  absl::StatusOr<std::unique_ptr<DemoDashboard>> dashboard = ServeDashboard(dir, args.port);
+  if (!dashboard.ok()) return dashboard.status();
+  std::printf(
+      "dashboard: %s\n  (listening on 127.0.0.1:%d while the demo runs; afterwards: "
+      "ponder dashboard --runs %s)\n",
+      (*dashboard)->url.c_str(), (*dashboard)->server->port(), dir.c_str());
+  std::fflush(stdout);
+  if (!args.no_browser) OpenBrowser((*dashboard)->url);
   const StopOnSignal interrupted("ponder demo: stopping the jobs\n");
 
   // 1. Warm start.
@@ -399,7 +464,12 @@ void AddDemoCommand(CLI::App& app, int& exit_code) {
                   "RL algorithm preset (algorithm.name; the demo is tuned for grpo)");
   cmd->add_option("--run-dir", args->run_dir, "where the three jobs write their runs")
       ->capture_default_str();
-  cmd->add_flag("--no-browser", args->no_browser, "do not open the dashboard in a browser");
+  cmd->add_flag("--no-browser", args->no_browser,
+                "do not open the dashboard in the desktop's browser (xdg-open)");
+  cmd->add_option("--port", args->port,
+                  "loopback port of the live dashboard (0, or when taken: any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   cmd->add_option("overrides", args->overrides,
                   "dotted key=value overrides of configs/demo.yaml, e.g. run.seed=2");
   cmd->callback([args, &exit_code] {

@@ -85,7 +85,8 @@ std::string DemoSummary(const DemoOutcome& o) {
                   absl::StrFormat("RL: %+.1f points of held-out %s over the warm start, %+.1f "
                                   "over the control (same data, same time, one core each)\n",
                                   gain, mean, lead));
-  absl::StrAppend(&out, "run directory: ", o.run_dir, "\n");
+  absl::StrAppend(&out, "run directory: ", o.run_dir, " (its dashboard: ponder dashboard --runs ",
+                  o.run_dir, ")\n");
   absl::StrAppend(&out, "control (continued SFT on the same demonstrations): held-out accuracy ",
                   Percent(o.warm_start.mean_at_k), " -> ", Percent(o.control.mean_at_k), "\n");
   absl::StrAppend(&out, "wall time: ", Minutes(o.total_s), " (warm start ", Minutes(o.warm_start_s),

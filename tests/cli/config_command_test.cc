@@ -132,6 +132,10 @@ TEST(CliTest, DemoRefusesARunDirectoryItDidNotMake) {
   r = RunCommand(Ponder() + " demo --minutes 0.2");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("--minutes"));
+
+  r = RunCommand(Ponder() + " demo --port 70000");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("--port"));
 }
 
 TEST(CliTest, UnknownLogLevelIsRejected) {

@@ -1,15 +1,20 @@
 // `ponder demo` end to end, shortened (label `e2e`, about 3 minutes on 2 cores): 2-digit
-// addition instead of 3 (a warm start in seconds) and a 3-minute budget. The RL phase's
-// training reward must rise, and the summary must end with the held-out accuracy line.
+// addition instead of 3 (a warm start in seconds) and a 3-minute budget. While it runs, its
+// dashboard must serve the RL run's and the control's held-out curves; the RL phase's training
+// reward must rise, and the summary must end with the held-out accuracy line.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -23,14 +28,49 @@ namespace fs = std::filesystem;
 namespace pt = ponder::testing;
 using ::testing::HasSubstr;
 
+constexpr char kHeldOut[] = "val/arithmetic/mean@8";
+
+// The number of points of the run's held-out mean@8 on the dashboard (-1: no such run yet).
+int64_t HeldOutPoints(httplib::Client& client, const std::string& run) {
+  auto res = client.Get(absl::StrCat("/api/series?run=", run, "&names=", kHeldOut));
+  if (!res || res->status != 200) return -1;
+  nlohmann::json body = nlohmann::json::parse(res->body);
+  return static_cast<int64_t>(body["series"][kHeldOut]["step"].size());
+}
+
 TEST(DemoTest, ShortDemoRaisesTheRewardAndPrintsTheSummary) {
   std::string dir = "/tmp/ponder_demo_test_XXXXXX";
   ASSERT_NE(mkdtemp(dir.data()), nullptr);
   const std::string run_dir = dir + "/demo";
-  pt::CommandResult r = pt::RunCommand(absl::StrCat(
-      pt::BinaryPath("cli/ponder"), " demo --minutes 3 --no-browser --run-dir ", run_dir,
-      " data.task.levels=[2] data.task.train_size=6000 data.task.val_size=200"));
+  const std::string out_path = dir + "/demo.out";
+  pt::Server demo({pt::BinaryPath("cli/ponder"), "demo", "--minutes", "3", "--no-browser", "--port",
+                   "0", "--run-dir", run_dir, "data.task.levels=[2]", "data.task.train_size=6000",
+                   "data.task.val_size=200"},
+                  out_path);
+  ASSERT_FALSE(demo.address.empty()) << "the demo printed no dashboard address:\n"
+                                     << pt::ReadFile(out_path) << pt::ReadFile(out_path + ".err");
+  const size_t colon = demo.address.rfind(':');
+  httplib::Client client(demo.address.substr(0, colon), std::stoi(demo.address.substr(colon + 1)));
+
+  // The dashboard, live: RL's and the control's held-out curves, while the demo runs.
+  int64_t rl_points = -1, control_points = -1;
+  int status = 0;
+  bool exited = false;
+  while (!exited && (rl_points < 1 || control_points < 1)) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    rl_points = HeldOutPoints(client, "rl");
+    control_points = HeldOutPoints(client, "control");
+    exited = waitpid(demo.pid, &status, WNOHANG) == demo.pid;
+  }
+  EXPECT_GE(rl_points, 1) << "RL's held-out curve never appeared on the dashboard";
+  EXPECT_GE(control_points, 1) << "the control's held-out curve never appeared on the dashboard";
+  if (!exited) waitpid(demo.pid, &status, 0);
+  demo.pid = -1;
+  pt::CommandResult r{.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128,
+                      .out = pt::ReadFile(out_path),
+                      .err = pt::ReadFile(out_path + ".err")};
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("dashboard: http://" + demo.address + "/#run=rl&overlay=control"));
 
   // The summary's last line: held-out mean@8 of the warm start and of RL.
   std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());

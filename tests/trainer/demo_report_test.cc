@@ -93,6 +93,8 @@ TEST(DemoSummaryTest, EndsWithTheControlTheWallTimeAndTheHeadlineLine) {
   EXPECT_THAT(summary, HasSubstr("RL: grpo + verifier (900 steps, 7.0 min)"));
   EXPECT_THAT(summary, HasSubstr("+57.5 points of held-out mean@8 over the warm start, +25.0 over "
                                  "the control"));
+  EXPECT_THAT(summary, HasSubstr("run directory: runs/demo (its dashboard: ponder dashboard --runs "
+                                 "runs/demo)"));
   std::vector<std::string> lines = absl::StrSplit(summary, '\n', absl::SkipEmpty());
   ASSERT_GE(lines.size(), 3u);
   EXPECT_EQ(lines[lines.size() - 3],
