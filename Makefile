@@ -5,7 +5,7 @@ BUILD_TYPE ?= Release
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-slow test-all bench sanitize format clean
+.PHONY: all deps build demo test test-slow test-all bench sanitize format clean
 
 all: build
 
@@ -17,6 +17,14 @@ $(BUILD_DIR)/build.ninja: | deps
 
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Watch it learn: a tiny model, SFT then RL with a verifier beside a continued-SFT control,
+# about 10 minutes on 2 CPU cores after the build (docs/demo.md). Builds only the binary.
+# `make demo DEMO_ARGS=...` passes options, e.g. DEMO_ARGS="--minutes 20 run.seed=2".
+DEMO_ARGS ?=
+demo: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target ponder
+	$(BUILD_DIR)/cli/ponder demo $(DEMO_ARGS)
 
 # The default suite: everything but the `slow` and `e2e` labels (about a few minutes).
 test: build

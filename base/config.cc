@@ -122,6 +122,21 @@ Binder::Binder(YAML::Node node, std::string path, std::shared_ptr<internal::Cont
 
 Binder::Binder(YAML::Emitter* out) : out_(out) {}
 
+Binder::Binder(std::vector<FieldInfo>* fields, std::string path)
+    : path_(std::move(path)), fields_(fields) {}
+
+namespace internal {
+std::string WithoutGot(const std::string& what) {
+  const size_t got = what.rfind(" (got ");
+  if (got == std::string::npos || what.back() != ')') return what;
+  // "(got '...'; registered: ...)" keeps what follows the value.
+  const size_t semicolon = what.find("; ", got);
+  if (semicolon != std::string::npos)
+    return what.substr(0, got) + " (" + what.substr(semicolon + 2);
+  return what.substr(0, got);
+}
+}  // namespace internal
+
 std::string Binder::Child(const char* key) const {
   return path_.empty() ? std::string(key) : absl::StrCat(path_, ".", key);
 }

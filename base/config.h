@@ -16,6 +16,7 @@
 //
 //   absl::StatusOr<JobConfig> job = config::LoadFile<JobConfig>("job.yaml", {"run.seed=3"});
 //   std::string yaml = config::ToYaml(*job);
+//   std::vector<FieldInfo> fields = config::DescribeFields<JobConfig>();  // the reference
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -37,6 +38,16 @@
 namespace ponder::config {
 
 class Binder;
+
+// One field of an options struct as the configuration reference lists it
+// (`ponder config reference`): its key, type, default and the rules checked at load.
+struct FieldInfo {
+  std::string path;           // dotted key; "[]" stands for any list item, "<name>" for any map key
+  std::string type;           // bool, integer, number, string, section, list of ..., map of ...,
+                              // one of: a | b, options block
+  std::string default_value;  // as flow YAML; empty for a section
+  std::vector<std::string> rules;  // e.g. ">= 0", "not empty", "must be ..."
+};
 
 namespace internal {
 struct Context;
@@ -99,6 +110,8 @@ class Check {
   Check() = default;
   Check(Binder* binder, const T* value, std::string path)
       : binder_(binder), value_(value), path_(std::move(path)) {}
+  // Describing: constraints are recorded as rules of field `index` of `fields`.
+  Check(std::vector<FieldInfo>* fields, size_t index) : fields_(fields), index_(index) {}
 
   Check& AtLeast(T lo) { return Require(reading() && !(*value_ >= lo), ">= ", lo); }
   Check& AtMost(T hi) { return Require(reading() && !(*value_ <= hi), "<= ", hi); }
@@ -117,6 +130,8 @@ class Check {
   Binder* binder_ = nullptr;  // null when writing: constraints apply to input only
   const T* value_ = nullptr;
   std::string path_;
+  std::vector<FieldInfo>* fields_ = nullptr;  // describing
+  size_t index_ = 0;
 };
 
 // Walks an options struct's fields, either decoding them from a YAML node or emitting them.
@@ -126,8 +141,10 @@ class Binder {
   Binder(YAML::Node node, std::string path, std::shared_ptr<internal::Context> context);
   // Writing.
   explicit Binder(YAML::Emitter* out);
+  // Describing: each field is appended to `fields` under `path` (see DescribeFields).
+  Binder(std::vector<FieldInfo>* fields, std::string path);
 
-  bool reading() const { return out_ == nullptr; }
+  bool reading() const { return out_ == nullptr && fields_ == nullptr; }
 
   // Binds a field of a supported type: bool, integers, float/double, std::string, Block,
   // options structs with Bind, and std::vector / std::optional / std::map<std::string, _>
@@ -154,6 +171,12 @@ class Binder {
   void Emit(const T& value);
   template <typename T>
   void BindStruct(T& value);
+  template <typename T>
+  void DescribeField(const std::string& path, const T& value);
+  template <typename T>
+  static std::string TypeName();
+  template <typename T>
+  static std::string DefaultText(const T& value);
   std::string Child(const char* key) const;
   // Looks up `key` in this binder's map, remembering that the key is known.
   YAML::Node Lookup(const char* key);
@@ -180,6 +203,7 @@ class Binder {
   std::shared_ptr<internal::Context> context_;
   std::vector<std::string> known_keys_;
   YAML::Emitter* out_ = nullptr;
+  std::vector<FieldInfo>* fields_ = nullptr;  // describing
 };
 
 // ---- Loading and writing -----------------------------------------------------------------
@@ -242,6 +266,18 @@ std::string ToYaml(const T& options) {
   return std::string(out.c_str()) + "\n";
 }
 
+// Every field of T and of its sections, depth first in Bind order, with the defaults of a
+// default-constructed T. Cross-field rules (Validate) and rules that depend on other values
+// are not listed.
+template <typename T>
+std::vector<FieldInfo> DescribeFields(const std::string& prefix = "") {
+  std::vector<FieldInfo> fields;
+  T value{};
+  Binder binder(&fields, prefix);
+  value.Bind(binder);
+  return fields;
+}
+
 // ---- Implementation details --------------------------------------------------------------
 
 namespace internal {
@@ -256,14 +292,23 @@ struct Context {
 };
 }  // namespace internal
 
+namespace internal {
+// A rule's text without the value it was checked against: "be x or y (got 'z')" -> "be x or y".
+std::string WithoutGot(const std::string& what);
+}  // namespace internal
+
 template <typename T>
 Check<T>& Check<T>::NotEmpty() {
+  if (fields_ != nullptr) (*fields_)[index_].rules.push_back("not empty");
   if (binder_ != nullptr && value_->empty()) binder_->Fail(path_, "must not be empty");
   return *this;
 }
 
 template <typename T>
 Check<T>& Check<T>::Must(bool ok, const std::string& what) {
+  if (fields_ != nullptr) {
+    (*fields_)[index_].rules.push_back(absl::StrCat("must ", internal::WithoutGot(what)));
+  }
   if (binder_ != nullptr && !ok) binder_->Fail(path_, absl::StrCat("must ", what));
   return *this;
 }
@@ -271,7 +316,6 @@ Check<T>& Check<T>::Must(bool ok, const std::string& what) {
 template <typename T>
 template <typename Bound>
 Check<T>& Check<T>::Require(bool failed, const char* op, const Bound& bound) {
-  if (!failed) return *this;
   auto text = [](auto v) {
     if constexpr (std::is_floating_point_v<decltype(v)>) {
       return internal::FormatDouble(v);
@@ -279,12 +323,19 @@ Check<T>& Check<T>::Require(bool failed, const char* op, const Bound& bound) {
       return std::to_string(v);
     }
   };
+  if (fields_ != nullptr) (*fields_)[index_].rules.push_back(absl::StrCat(op, text(bound)));
+  if (!failed) return *this;
   binder_->Fail(path_, absl::StrCat("must be ", op, text(bound), " (got ", text(*value_), ")"));
   return *this;
 }
 
 template <typename T>
 Check<T> Binder::Field(const char* key, T& value) {
+  if (fields_ != nullptr) {
+    const size_t index = fields_->size();
+    DescribeField(Child(key), value);
+    return Check<T>(fields_, index);
+  }
   if (!reading()) {
     *out_ << YAML::Key << key << YAML::Value;
     Emit(value);
@@ -305,6 +356,15 @@ Check<T> Binder::Field(const char* key, T& value) {
 template <typename E>
 Check<E> Binder::Enum(const char* key, E& value,
                       std::initializer_list<std::pair<const char*, E>> names) {
+  if (fields_ != nullptr) {
+    FieldInfo info{.path = Child(key), .type = "one of:", .default_value = "", .rules = {}};
+    for (const auto& [name, v] : names) {
+      absl::StrAppend(&info.type, info.type.back() == ':' ? " " : " | ", name);
+      if (v == value && info.default_value.empty()) info.default_value = name;
+    }
+    fields_->push_back(std::move(info));
+    return Check<E>(fields_, fields_->size() - 1);
+  }
   if (!reading()) {
     for (const auto& [name, v] : names) {
       if (v == value) {
@@ -451,6 +511,68 @@ void Binder::Emit(const T& value) {
     EmitScalar(static_cast<int64_t>(value));
   } else {
     EmitScalar(static_cast<uint64_t>(value));
+  }
+}
+
+template <typename T>
+std::string Binder::TypeName() {
+  if constexpr (internal::HasBind<T>::value) {
+    return "section";
+  } else if constexpr (internal::IsOptional<T>::value) {
+    return TypeName<typename T::value_type>() + " or null";
+  } else if constexpr (internal::IsVector<T>::value) {
+    return "list of " + TypeName<typename T::value_type>();
+  } else if constexpr (internal::IsStringMap<T>::value) {
+    return "map of " + TypeName<typename T::mapped_type>();
+  } else if constexpr (std::is_same_v<T, Block>) {
+    return "options block";
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return "bool";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return "string";
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return "number";
+  } else {
+    return "integer";
+  }
+}
+
+template <typename T>
+std::string Binder::DefaultText(const T& value) {
+  if constexpr (internal::HasBind<T>::value) {
+    return "";
+  } else {
+    YAML::Emitter out;
+    out << YAML::Flow;
+    Binder writer(&out);
+    writer.Emit(value);
+    return out.c_str();
+  }
+}
+
+template <typename T>
+void Binder::DescribeField(const std::string& path, const T& value) {
+  fields_->push_back(
+      {.path = path, .type = TypeName<T>(), .default_value = DefaultText(value), .rules = {}});
+  // The fields of a section, of a list's or a map's items, and of an optional section.
+  auto describe = [this](const std::string& at, auto item) {
+    Binder child(fields_, at);
+    item.Bind(child);
+  };
+  if constexpr (internal::HasBind<T>::value) {
+    describe(path, value);
+  } else if constexpr (internal::IsOptional<T>::value) {
+    if constexpr (internal::HasBind<typename T::value_type>::value) {
+      describe(path, typename T::value_type{});
+    }
+  } else if constexpr (internal::IsVector<T>::value) {
+    if constexpr (internal::HasBind<typename T::value_type>::value) {
+      describe(path + "[]", typename T::value_type{});
+    }
+  } else if constexpr (internal::IsStringMap<T>::value) {
+    if constexpr (internal::HasBind<typename T::mapped_type>::value) {
+      describe(path + ".<name>", typename T::mapped_type{});
+    }
   }
 }
 

@@ -16,5 +16,6 @@ void AddTrainCommand(CLI::App& app, int& exit_code);
 void AddSftCommand(CLI::App& app, int& exit_code);
 void AddEvalCommand(CLI::App& app, int& exit_code);
 void AddDashboardCommand(CLI::App& app, int& exit_code);
+void AddDemoCommand(CLI::App& app, int& exit_code);
 
 }  // namespace ponder::cli

@@ -1,9 +1,11 @@
 // `ponder config check FILE [key=value ...]`: load, validate, print the resolved config.
+// `ponder config reference`: every key of a job file, generated from the code (Markdown).
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "trainer/config_reference.h"
 #include "trainer/job_config.h"
 
 namespace ponder::cli {
@@ -26,6 +28,13 @@ void AddConfigCommand(CLI::App& app, int& exit_code) {
       return;
     }
     std::cout << config::ToYaml(*job);
+    exit_code = 0;
+  });
+
+  CLI::App* reference = config->add_subcommand(
+      "reference", "Print every job-file key with its type, default and rules (Markdown)");
+  reference->callback([&exit_code] {
+    std::cout << trainer::ConfigReference();
     exit_code = 0;
   });
 }

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   ponder::cli::AddSftCommand(app, exit_code);
   ponder::cli::AddEvalCommand(app, exit_code);
   ponder::cli::AddDashboardCommand(app, exit_code);
+  ponder::cli::AddDemoCommand(app, exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

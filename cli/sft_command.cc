@@ -1,11 +1,14 @@
 // `ponder sft --config FILE [key=value ...]`: supervised fine-tuning (trainer/sft.h); writes a
-// Hugging Face folder that `ponder train` can start from.
+// Hugging Face folder that `ponder train` can start from. SIGINT or SIGTERM ends it after the
+// current step as if that were the last (it evaluates and writes the model); the exit code is
+// then 130.
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "base/logging.h"
 #include "cli/commands.h"
+#include "cli/stop_signal.h"
 #include "trainer/job_config.h"
 #include "trainer/sft.h"
 
@@ -30,14 +33,16 @@ void AddSftCommand(CLI::App& app, int& exit_code) {
       exit_code = 1;
       return;
     }
-    absl::StatusOr<trainer::SftResult> result = trainer::RunSft(*job);
+    const StopOnSignal stop("ponder sft: stopping after this step\n");
+    absl::StatusOr<trainer::SftResult> result =
+        trainer::RunSft(*job, {.stop_requested = stop.flag()});
     if (!result.ok()) {
       std::cerr << result.status().message() << "\n";
       exit_code = 1;
       return;
     }
     std::cout << result->output << "\n";
-    exit_code = 0;
+    exit_code = stop.flag()->load() ? 130 : 0;
   });
 }
 

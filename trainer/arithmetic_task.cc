@@ -34,23 +34,34 @@ int64_t AnswerWidth(char op, int64_t level) {
   }
 }
 
-// Worked column addition, least significant digit first: "7+8=15,5+6+1=12,4+7+1=12".
-std::string AdditionSteps(const std::string& a, const std::string& b) {
+// A worked column sum or difference (a >= b for '-'), least significant digit first, and its
+// answer digits. Addition: "7+8=15,5+6+1=12,4+7+1=12" -> "1225". Subtraction with borrows:
+// "5-6-1=-2+10=8". A `flawed` teacher never carries or borrows: "7+8=15,5+6=11,4+7=11" ->
+// "1115" (the column's last digit, and a leading 1 only when the top column reached 10).
+struct ColumnWork {
+  std::string steps;
+  std::string answer;  // unpadded digits, most significant first
+};
+
+ColumnWork AddColumns(const std::string& a, const std::string& b, bool flawed) {
   std::vector<std::string> steps;
+  std::string digits;
   int carry = 0;
   for (size_t k = a.size(); k-- > 0;) {
     int da = a[k] - '0', db = b[k] - '0';
     int sum = da + db + carry;
     steps.push_back(carry ? absl::StrCat(da, "+", db, "+1=", sum)
                           : absl::StrCat(da, "+", db, "=", sum));
-    carry = sum >= 10;
+    digits.insert(digits.begin(), static_cast<char>('0' + sum % 10));
+    carry = flawed ? 0 : sum >= 10;
+    if (k == 0 && sum >= 10) digits.insert(digits.begin(), '1');
   }
-  return absl::StrJoin(steps, ",");
+  return {absl::StrJoin(steps, ","), digits};
 }
 
-// Worked column subtraction (a >= b) with borrows: "5-6-1=-2+10=8".
-std::string SubtractionSteps(const std::string& a, const std::string& b) {
+ColumnWork SubtractColumns(const std::string& a, const std::string& b, bool flawed) {
   std::vector<std::string> steps;
+  std::string digits;
   int borrow = 0;
   for (size_t k = a.size(); k-- > 0;) {
     int da = a[k] - '0', db = b[k] - '0';
@@ -59,9 +70,22 @@ std::string SubtractionSteps(const std::string& a, const std::string& b) {
         borrow ? absl::StrCat(da, "-", db, "-1=", diff) : absl::StrCat(da, "-", db, "=", diff);
     if (diff < 0) absl::StrAppend(&step, "+10=", diff + 10);
     steps.push_back(step);
-    borrow = diff < 0;
+    digits.insert(digits.begin(), static_cast<char>('0' + (diff + 10) % 10));
+    borrow = flawed ? 0 : diff < 0;
   }
-  return absl::StrJoin(steps, ",");
+  return {absl::StrJoin(steps, ","), digits};
+}
+
+// A number in [0, 1) fixed by the prompt text and the data seed (FNV-1a, then a SplitMix64
+// finaliser), the same in every run and on every platform.
+double PromptHash(const std::string& text, int64_t seed) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  h ^= static_cast<uint64_t>(seed) + 0x9E3779B97F4A7C15ull;
+  h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+  h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+  h ^= h >> 31;
+  return static_cast<double>(h >> 11) * 0x1.0p-53;
 }
 
 // Long multiplication by partial products, then their sum:
@@ -83,7 +107,10 @@ std::string MultiplicationSteps(int64_t a, const std::string& b) {
 
 class ArithmeticTask : public BuiltinTask {
  public:
-  explicit ArithmeticTask(const BuiltinTaskOptions& options) {
+  explicit ArithmeticTask(const BuiltinTaskOptions& options)
+      : flawed_share_(options.flawed_demonstrations),
+        slip_(options.flaw == "slip"),
+        seed_(options.seed) {
     for (const auto& op : options.operators) operators_.push_back(op[0]);
   }
   std::string name() const override { return "arithmetic"; }
@@ -129,17 +156,36 @@ class ArithmeticTask : public BuiltinTask {
     const int64_t level = static_cast<int64_t>(a.size());
     const int64_t va = std::stoll(a), vb = std::stoll(b);
     if (op == '-' && va < vb) return invalid("the first operand of '-' must not be smaller");
-    int64_t answer = op == '+' ? va + vb : op == '-' ? va - vb : va * vb;
-    std::string padded = Padded(answer, AnswerWidth(op, level));
+    const int64_t width = AnswerWidth(op, level);
+    const bool flawed = flawed_share_ > 0 && PromptHash(t, seed_) < flawed_share_;
+    if (flawed && slip_) {
+      std::string steps = op == '*' ? MultiplicationSteps(va, b)
+                                    : (op == '+' ? AddColumns(a, b, false).steps
+                                                 : SubtractColumns(a, b, false).steps);
+      int64_t answer = op == '+' ? va + vb : op == '-' ? va - vb : va * vb;
+      std::string padded = Padded(answer, width);
+      size_t pos = static_cast<size_t>(PromptHash(t, seed_ + 1) * padded.size());
+      int shift = 1 + static_cast<int>(PromptHash(t, seed_ + 2) * 9);
+      padded[pos] = static_cast<char>('0' + (padded[pos] - '0' + shift) % 10);
+      if (style == DemonstrationStyle::kAnswer) return padded;
+      return absl::StrCat(steps, "\n", padded);
+    }
+    if (op == '*') {
+      std::string padded = Padded(va * vb, width);
+      if (style == DemonstrationStyle::kAnswer) return padded;
+      return absl::StrCat(MultiplicationSteps(va, b), "\n", padded);
+    }
+    ColumnWork work = op == '+' ? AddColumns(a, b, flawed) : SubtractColumns(a, b, flawed);
+    std::string padded = Padded(std::stoll(work.answer), width);
     if (style == DemonstrationStyle::kAnswer) return padded;
-    std::string steps = op == '+'   ? AdditionSteps(a, b)
-                        : op == '-' ? SubtractionSteps(a, b)
-                                    : MultiplicationSteps(va, b);
-    return absl::StrCat(steps, "\n", padded);
+    return absl::StrCat(work.steps, "\n", padded);
   }
 
  private:
   std::vector<char> operators_;
+  double flawed_share_;  // options.flawed_demonstrations
+  bool slip_;            // options.flaw == "slip"
+  int64_t seed_;         // options.seed
 };
 
 }  // namespace

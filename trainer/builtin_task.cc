@@ -21,6 +21,9 @@ void BuiltinTaskOptions::Bind(config::Binder& b) {
   b.Field("operators", operators).NotEmpty();
   b.Field("max_number", max_number).InRange(1, 99);
   b.Field("max_target", max_target).InRange(1, 1000000);
+  b.Field("flawed_demonstrations", flawed_demonstrations).InRange(0.0, 1.0);
+  b.Field("flaw", flaw)
+      .Must(flaw == "carry" || flaw == "slip", "be carry or slip (got '" + flaw + "')");
 }
 
 absl::Status BuiltinTaskOptions::Validate() const {
@@ -29,6 +32,16 @@ absl::Status BuiltinTaskOptions::Validate() const {
       return absl::InvalidArgumentError(
           absl::StrCat("operators must be chosen from \"+\", \"-\", \"*\" (got \"", op, "\")"));
     }
+  }
+  if (flawed_demonstrations > 0 && name != "arithmetic") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flawed_demonstrations applies to the arithmetic task only (got ", name, ")"));
+  }
+  if (flawed_demonstrations > 0 && flaw == "carry" &&
+      std::find(operators.begin(), operators.end(), "*") != operators.end()) {
+    return absl::InvalidArgumentError(
+        "flaw carry applies to + and - only (a teacher that forgets carries and borrows); use "
+        "flaw: slip with *");
   }
   int64_t lo = 1, hi = internal::kMaxArithmeticLevel;
   if (name == "countdown") {

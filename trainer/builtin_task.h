@@ -18,6 +18,16 @@
 //   "3,4,5>17:" -> "3*4=12,12+5=17\n3*4+5"
 // so the final answer is the last line of the response (what the reward library's
 // `exact_match` with `extract: last_line` and `countdown` verifiers read).
+//
+// Imperfect demonstrations (arithmetic): with `flawed_demonstrations: p`, a fixed share p of
+// the prompts (chosen by a hash of the prompt text and the data seed, so the same prompts in
+// every run) get a wrong demonstration, the same one every time, from a teacher who
+//   flaw: carry   forgets to carry (+) or to borrow (-), a systematic error:
+//                 "457+768=" -> "1115" ("7+8=15,5+6=11,4+7=11\n1115" with steps);
+//   flaw: slip    writes one digit of the answer wrong, a random error (the steps stay right):
+//                 "457+768=" -> "1205".
+// Only the demonstrations change; the ground truth, and so the verifier, stay exact. SFT
+// learns the teacher's mistakes; RL with the verifier can unlearn them (docs/demo.md).
 #pragma once
 
 #include <cstdint>
@@ -44,6 +54,8 @@ struct BuiltinTaskOptions {
   std::vector<std::string> operators = {"+"};  // arithmetic: any of "+", "-", "*"
   int64_t max_number = 9;                      // countdown: numbers are 1..max_number
   int64_t max_target = 99;                     // countdown: targets are 0..max_target
+  double flawed_demonstrations = 0.0;          // arithmetic: share of prompts taught wrongly
+  std::string flaw = "carry";                  // carry (+ and - only) | slip
 
   void Bind(config::Binder& b);
   absl::Status Validate() const;

@@ -360,8 +360,9 @@ absl::StatusOr<SftStepResult> TrainStep(const JobConfig& job, model::Decoder& mo
 
 }  // namespace
 
-absl::StatusOr<SftResult> RunSft(const JobConfig& job, bool progress) {
+absl::StatusOr<SftResult> RunSft(const JobConfig& job, const SftRunOptions& options) {
   const SftOptions& o = job.sft;
+  const bool progress = options.progress;
   if (job.run.threads > 0) at::set_num_threads(static_cast<int>(job.run.threads));
   torch::manual_seed(job.run.seed);
   std::mt19937_64 rng(static_cast<uint64_t>(job.run.seed));
@@ -419,7 +420,8 @@ absl::StatusOr<SftResult> RunSft(const JobConfig& job, bool progress) {
                    static_cast<long long>(step + 1), static_cast<long long>(o.steps), trained.loss,
                    lr, elapsed / static_cast<double>(step + 1));
     }
-    const bool last = step + 1 == o.steps;
+    const bool last = step + 1 == o.steps ||
+                      (options.stop_requested != nullptr && options.stop_requested->load());
     if (evaluator.started() && ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) || last)) {
       PONDER_ASSIGN_OR_RETURN(result.greedy_accuracy,
                               evaluator.Run(job, encoder, step + 1, *sink, progress));
@@ -429,6 +431,7 @@ absl::StatusOr<SftResult> RunSft(const JobConfig& job, bool progress) {
         break;
       }
     }
+    if (last) break;
   }
 
   model->eval();

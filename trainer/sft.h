@@ -27,6 +27,7 @@
 // perf/train_tokens_per_s, and the evaluations' val/<set>/...
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -63,8 +64,14 @@ struct SftResult {
   std::string output;           // the written model folder
 };
 
+struct SftRunOptions {
+  bool progress = true;  // progress lines to stderr
+  // When this becomes true (a time budget ran out, a signal), SFT ends after the current step
+  // as if it were the last: it evaluates and writes the model.
+  const std::atomic<bool>* stop_requested = nullptr;
+};
+
 // Runs the SFT job of `job` (its sft:, model:, data:, rollout:, reward:, eval:, run: sections).
-// Progress lines go to stderr when `progress`.
-absl::StatusOr<SftResult> RunSft(const JobConfig& job, bool progress = true);
+absl::StatusOr<SftResult> RunSft(const JobConfig& job, const SftRunOptions& options = {});
 
 }  // namespace ponder::trainer

@@ -87,9 +87,35 @@ window.Ponder = window.Ponder || {};
     sections.build(info.names);
   }
 
+  const newestRun = runs => runs.reduce((a, b) => (b.last_wall_time > a.last_wall_time ? b : a));
+
+  // Runs appeared: show the run (and overlay) the address asked for before it existed, e.g. a
+  // demo's RL run while its warm start runs, unless the user picked a run meanwhile; and when
+  // nothing is shown yet, the most recently active run.
+  function followRuns(runs) {
+    const w = P.state.wanted;
+    const has = id => runs.some(r => r.id === id);
+    if (w && has(w.run) && (!w.overlay || has(w.overlay))) {
+      P.state.wanted = null;
+      $("run").value = w.run;
+      if (w.overlay) $("overlay").value = w.overlay;
+      return selectRun();
+    }
+    if (!P.state.run && runs.length) {
+      $("run").value = newestRun(runs).id;
+      return selectRun();
+    }
+  }
+
   function connect() {
     const events = new EventSource("/api/events");
-    events.addEventListener("hello", () => $("status").classList.add("live"));
+    events.addEventListener("hello", () => {
+      $("status").classList.add("live");
+      // Runs may have appeared while the stream was not open.
+      if (P.state.wanted || !P.state.run) {
+        loadRuns().then(followRuns).catch(err => message(err.message));
+      }
+    });
     events.onerror = () => $("status").classList.remove("live");
     events.addEventListener("step", e => {
       const d = JSON.parse(e.data);
@@ -115,15 +141,20 @@ window.Ponder = window.Ponder || {};
       const d = JSON.parse(e.data);
       if (d.run === P.state.run) samples.added(d.kind, d.step);
     });
-    events.addEventListener("run", () => loadRuns().catch(err => message(err.message)));
+    events.addEventListener(
+        "run", () => loadRuns().then(followRuns).catch(err => message(err.message)));
     events.addEventListener("reload", () => selectRun().catch(err => message(err.message)));
   }
 
   async function start() {
     document.querySelectorAll("#tabs button").forEach(
       b => b.addEventListener("click", () => showTab(b.dataset.tab)));
-    $("run").addEventListener("change", () => selectRun().catch(e => message(e.message)));
-    $("overlay").addEventListener("change", () => selectRun().catch(e => message(e.message)));
+    for (const id of ["run", "overlay"]) {
+      $(id).addEventListener("change", () => {
+        P.state.wanted = null;
+        selectRun().catch(e => message(e.message));
+      });
+    }
     window.addEventListener("resize", () => overview.resize());
     const hash = new URLSearchParams(location.hash.slice(1));
     const runs = await loadRuns();
@@ -131,11 +162,11 @@ window.Ponder = window.Ponder || {};
       message("No runs here yet; they appear as soon as they write metrics.");
     }
     const want = hash.get("run");
-    if (want && runs.some(r => r.id === want)) $("run").value = want;
-    else if (runs.length) {
-      // The most recently active run.
-      const newest = runs.reduce((a, b) => (b.last_wall_time > a.last_wall_time ? b : a));
-      $("run").value = newest.id;
+    if (want && runs.some(r => r.id === want)) {
+      $("run").value = want;
+    } else {
+      if (want) P.state.wanted = {run: want, overlay: hash.get("overlay") || ""};
+      if (runs.length) $("run").value = newestRun(runs).id;  // the most recently active run
     }
     if (hash.get("overlay")) $("overlay").value = hash.get("overlay");
     connect();

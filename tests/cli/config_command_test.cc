@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
+#include "absl/strings/str_split.h"
 #include "tests/testing.h"
 
 namespace ponder {
@@ -28,8 +30,8 @@ TEST(CliTest, HelpListsSubcommands) {
   testing::CommandResult r = RunCommand(Ponder() + " --help");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, AllOf(HasSubstr("--version"), HasSubstr("--log-level")));
-  for (const char* command :
-       {"config", "train", "sft", "eval", "rollout", "reward", "verify", "generate", "tokenize"}) {
+  for (const char* command : {"config", "train", "sft", "eval", "demo", "rollout", "reward",
+                              "verify", "generate", "tokenize"}) {
     EXPECT_THAT(r.out, ::testing::ContainsRegex(std::string("\n  ") + command + " ")) << command;
   }
 }
@@ -85,6 +87,55 @@ TEST(CliTest, ConfigCheckRejectsBadFiles) {
   r = RunCommand(Ponder() + " config check " + SourcePath("configs/tiny.yaml") + " run.sede=1");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("command-line override 'run.sede=1': unknown key 'run.sede'"));
+}
+
+// docs/config-reference.md is `ponder config reference`'s output: when an options struct
+// changes, regenerate it (the command is in the file's first lines).
+TEST(CliTest, ConfigReferenceMatchesTheCheckedInDocument) {
+  testing::CommandResult r = RunCommand(Ponder() + " config reference");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("| `trainer.lr` | number | `1e-06` | > 0 |"),
+                           HasSubstr("## `sft`"), HasSubstr("### `math`")));
+  EXPECT_TRUE(r.out == testing::ReadFile(SourcePath("docs/config-reference.md")))
+      << "docs/config-reference.md is out of date; regenerate it with\n  "
+         "build/cli/ponder config reference > docs/config-reference.md";
+}
+
+TEST(CliTest, ConfigReferenceNamesHeadersThatExist) {
+  testing::CommandResult r = RunCommand(Ponder() + " config reference");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::regex explained("Explained in ([^\\n]+)\\.\\n");
+  int sections = 0;
+  for (std::sregex_iterator it(r.out.begin(), r.out.end(), explained), end; it != end; ++it) {
+    for (const auto& header : absl::StrSplit((*it)[1].str(), ", ")) {
+      EXPECT_TRUE(std::filesystem::exists(SourcePath(std::string(header)))) << header;
+    }
+    ++sections;
+  }
+  EXPECT_GE(sections, 10);
+}
+
+TEST(CliTest, DemoRefusesARunDirectoryItDidNotMake) {
+  const std::string dir = ::testing::TempDir() + "not_a_demo";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/keep.txt") << "user data\n";
+  testing::CommandResult r = RunCommand(Ponder() + " demo --no-browser --run-dir " + dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--run-dir " + dir +
+                               " exists and is not an earlier demo's; choose another directory"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/keep.txt"));
+
+  r = RunCommand(Ponder() + " demo --no-browser --run-dir " + dir + "x run.sede=2");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("unknown key 'run.sede'; did you mean 'run.seed'?"));
+
+  r = RunCommand(Ponder() + " demo --minutes 0.2");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("--minutes"));
+
+  r = RunCommand(Ponder() + " demo --port 70000");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("--port"));
 }
 
 TEST(CliTest, UnknownLogLevelIsRejected) {

@@ -8,6 +8,8 @@ Debian's python3-selenium, on the page of a short real run.
 3. The sample browser: opening a sample shows its response, as the run's samples file has it.
 4. A step appended to metrics.jsonl shows up on the page within 2 s.
 5. A screenshot of the overview is saved (--screenshot).
+6. An address naming a run that does not exist yet (what `ponder demo` prints before its RL run
+   starts) shows that run, with the overlay it names, as soon as it appears.
 (The token view needs per-token detail in the run directory, which ponder train does not write
 yet; dashboard_test.cc covers its API.)
 
@@ -128,6 +130,25 @@ def check_page(driver, url, run_dir, screenshot):
           flush=True)
 
 
+def check_wanted_run(driver, url, runs, run_dir):
+    driver.get("about:blank")  # a new page load, not a change of the hash
+    driver.get(url + "#run=later&overlay=tiny")
+    wait = WebDriverWait(driver, 30)
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
+    if driver.find_element(By.ID, "run").get_attribute("value") != "tiny":
+        fail("before the run 'later' exists the page should show the only run, 'tiny'")
+    later = os.path.join(runs, "later")
+    os.makedirs(later)
+    shutil.copy(os.path.join(run_dir, "metrics.jsonl"), later)
+    try:
+        WebDriverWait(driver, 10, poll_frequency=0.05).until(
+            lambda d: d.find_element(By.ID, "run").get_attribute("value") == "later" and
+            d.find_element(By.ID, "overlay").get_attribute("value") == "tiny")
+    except Exception:
+        fail("the page did not switch to the run 'later' (overlay 'tiny') when it appeared")
+    print("a run named by the address is shown when it appears", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--ponder", required=True)
@@ -142,6 +163,7 @@ def main():
         dashboard, url = start_dashboard(args.ponder, runs)
         driver = browser(os.path.join(work, "profile"))
         check_page(driver, url, run_dir, args.screenshot)
+        check_wanted_run(driver, url, runs, run_dir)
         print(f"screenshot: {args.screenshot}")
         print("1 passed, 0 failed")
     finally:

@@ -170,6 +170,67 @@ TEST(ArithmeticTaskTest, EveryGeneratedDemonstrationEndsInTheGroundTruth) {
   }
 }
 
+TEST(ArithmeticTaskTest, FlawedTeacherForgetsCarriesAndBorrowsByHand) {
+  BuiltinTaskOptions o = Options("arithmetic", {3}, 1, 0);
+  o.operators = {"+", "-"};
+  o.flawed_demonstrations = 1.0;  // every prompt taught wrongly
+  auto task = MakeBuiltinTask(o);
+  ASSERT_TRUE(task.ok()) << task.status();
+  std::mt19937_64 rng(1);
+  PromptRecord add;
+  add.text = "457+768=";
+  EXPECT_EQ(*(*task)->Demonstrate(add, DemonstrationStyle::kAnswer, rng), "1115");
+  EXPECT_EQ(*(*task)->Demonstrate(add, DemonstrationStyle::kChainOfThought, rng),
+            "7+8=15,5+6=11,4+7=11\n1115");
+  PromptRecord no_carry;
+  no_carry.text = "123+456=";
+  EXPECT_EQ(*(*task)->Demonstrate(no_carry, DemonstrationStyle::kAnswer, rng), "0579");
+  PromptRecord top_carry;  // only the top column reaches 10: the flawed answer is right
+  top_carry.text = "923+456=";
+  EXPECT_EQ(*(*task)->Demonstrate(top_carry, DemonstrationStyle::kAnswer, rng), "1379");
+  PromptRecord sub;
+  sub.text = "768-459=";
+  EXPECT_EQ(*(*task)->Demonstrate(sub, DemonstrationStyle::kChainOfThought, rng),
+            "8-9=-1+10=9,6-5=1,7-4=3\n319");
+}
+
+TEST(ArithmeticTaskTest, FlawedShareIsFixedPerPromptAndSlipsChangeOneDigit) {
+  BuiltinTaskOptions o = Options("arithmetic", {3}, 2000, 0);
+  o.operators = {"+", "-", "*"};
+  o.flawed_demonstrations = 0.6;
+  o.flaw = "slip";
+  auto task = MakeBuiltinTask(o);
+  ASSERT_TRUE(task.ok()) << task.status();
+  auto splits = GenerateTaskSplits(**task, o);
+  ASSERT_TRUE(splits.ok()) << splits.status();
+  std::mt19937_64 rng(1), other_rng(99);
+  int flawed = 0;
+  for (const auto& r : splits->train.records()) {
+    const std::string truth = r.ground_truth.get<std::string>();
+    const std::string demo = *(*task)->Demonstrate(r, DemonstrationStyle::kAnswer, rng);
+    EXPECT_EQ(demo, *(*task)->Demonstrate(r, DemonstrationStyle::kAnswer, other_rng))
+        << "the same demonstration every time: " << r.text;
+    ASSERT_EQ(demo.size(), truth.size()) << r.text;
+    int differing = 0;
+    for (size_t i = 0; i < demo.size(); ++i) differing += demo[i] != truth[i];
+    EXPECT_LE(differing, 1) << r.text << " -> " << demo;
+    flawed += differing;
+    // The worked steps stay right; only the final answer slips.
+    const std::string cot = *(*task)->Demonstrate(r, DemonstrationStyle::kChainOfThought, rng);
+    EXPECT_EQ(BuiltinFinalAnswer(cot), demo) << r.text;
+  }
+  // 2000 prompts at 0.6: one standard deviation is 11 prompts.
+  EXPECT_NEAR(flawed, 1200, 60);
+
+  BuiltinTaskOptions clean = o;
+  clean.flawed_demonstrations = 0;
+  auto clean_task = MakeBuiltinTask(clean);
+  for (const auto& r : splits->train.records()) {
+    EXPECT_EQ(*(*clean_task)->Demonstrate(r, DemonstrationStyle::kAnswer, rng),
+              r.ground_truth.get<std::string>());
+  }
+}
+
 TEST(CountdownTaskTest, PromptsHaveSolutionsAndDemonstrationsAreCorrect) {
   BuiltinTaskOptions o = Options("countdown", {2, 3, 4}, 120, 30);
   auto task = MakeBuiltinTask(o);
@@ -268,7 +329,14 @@ TEST(BuiltinTaskTest, BadOptions) {
   BuiltinTaskOptions op = Options("arithmetic", {1}, 1, 0);
   op.operators = {"/"};
   BuiltinTaskOptions repeat = Options("arithmetic", {2, 2}, 1, 0);
+  BuiltinTaskOptions flawed_countdown = Options("countdown", {3}, 1, 0);
+  flawed_countdown.flawed_demonstrations = 0.5;
+  BuiltinTaskOptions carry_times = Options("arithmetic", {2}, 1, 0);
+  carry_times.operators = {"+", "*"};
+  carry_times.flawed_demonstrations = 0.5;
   for (const Case& c : {Case{unknown, "unknown built-in task 'sudoku'"},
+                        Case{flawed_countdown, "flawed_demonstrations applies to the arithmetic"},
+                        Case{carry_times, "flaw carry applies to + and - only"},
                         Case{level, "levels of countdown must be in 2..5 (got 6)"},
                         Case{op, "operators must be chosen from \"+\", \"-\", \"*\" (got \"/\")"},
                         Case{repeat, "levels must not repeat"}}) {

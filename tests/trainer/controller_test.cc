@@ -363,51 +363,6 @@ TEST_F(TrainTest, AMissingModelFolderIsNamed) {
 
 // ---- Backends ----------------------------------------------------------------------------
 
-// Starts `ponder <args>` in the background and returns the address it prints on stdout as
-// "listening on HOST:PORT".
-struct Server {
-  pid_t pid = -1;
-  std::string address;
-  ~Server() {
-    if (pid > 0) {
-      kill(pid, SIGTERM);
-      int status;
-      waitpid(pid, &status, 0);
-    }
-  }
-};
-
-void StartServer(std::vector<std::string> args, const std::string& out_path, Server* server) {
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, (out_path + ".err").c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  ASSERT_EQ(posix_spawn(&server->pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  const std::string key = "listening on ";
-  for (int i = 0; i < 1200 && server->address.empty(); ++i) {
-    int status;
-    if (waitpid(server->pid, &status, WNOHANG) == server->pid) {  // it failed to start
-      server->pid = -1;
-      break;
-    }
-    const std::string text = pt::ReadFile(out_path);
-    const size_t at = text.find(key);
-    const size_t end = at == std::string::npos ? at : text.find_first_of(" \n", at + key.size());
-    if (end != std::string::npos) {
-      server->address = text.substr(at + key.size(), end - at - key.size());
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  ASSERT_FALSE(server->address.empty()) << pt::ReadFile(out_path + ".err");
-}
-
 TEST_F(TrainTest, InProcessAndGrpcBackendsGiveTheSameMetrics) {
   // A model folder both sides start from: the tiny model after one step.
   ASSERT_EQ(Train("init", "trainer.steps=1 eval.at_end=false").exit_code, 0);
@@ -416,14 +371,14 @@ TEST_F(TrainTest, InProcessAndGrpcBackendsGiveTheSameMetrics) {
       absl::StrCat("model.path=", model, " model.tokenizer= trainer.steps=2 eval.every=0 ",
                    "eval.at_end=false checkpoint.at_end=false");
 
-  Server rollout, reward;
-  StartServer(
+  pt::Server rollout(
       {Ponder(), "rollout", "--listen", "127.0.0.1:0", "--model", model, "rollout.max_seq_len=32",
        "rollout.kv_cache_bytes=4194304", "rollout.sampling.max_new_tokens=8"},
-      Path("rollout.out"), &rollout);
-  StartServer({Ponder(), "reward", "--listen", "127.0.0.1:0", "--config", TinyConfig()},
-              Path("reward.out"), &reward);
-  if (HasFailure()) return;
+      Path("rollout.out"));
+  pt::Server reward({Ponder(), "reward", "--listen", "127.0.0.1:0", "--config", TinyConfig()},
+                    Path("reward.out"));
+  ASSERT_FALSE(rollout.address.empty()) << pt::ReadFile(Path("rollout.out.err"));
+  ASSERT_FALSE(reward.address.empty()) << pt::ReadFile(Path("reward.out.err"));
 
   pt::CommandResult local = Train("local", overrides);
   ASSERT_EQ(local.exit_code, 0) << local.err;

@@ -132,6 +132,9 @@ TEST(AlgorithmOptionsTest, BadValuesNameTheKey) {
        "give either train_files or task.name, not both"},
       {"data: {task: {name: countdown, levels: [1]}}\n",
        "levels of countdown must be in 2..5 (got 1)"},
+      {"data: {task: {name: arithmetic, flaw: typo}}\n", "data.task.flaw must be carry or slip"},
+      {"data: {task: {name: arithmetic, flawed_demonstrations: 1.5}}\n",
+       "data.task.flawed_demonstrations must be <= 1 (got 1.5)"},
       {"data: {on_bad_line: ignore}\n", "data.on_bad_line unknown value 'ignore'"},
       {"data: {promt_key: q}\n", "unknown key 'data.promt_key'"},
   };
