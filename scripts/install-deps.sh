@@ -9,6 +9,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   # LibTorch (CPU build of 1.13) and a fast BLAS for it; without OpenBLAS it is ~10x slower
   libtorch-dev libopenblas0-pthread
+  # the headers of c10d's Gloo process group (trainer ranks)
+  libgloo-dev
   # RPC
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # small libraries
@@ -25,6 +27,8 @@ packages=(
   # the dashboard: npm fetches its chart library at build time (monitor/web/package-lock.json);
   # its browser test runs headless Chromium through Selenium; promtool checks /metrics
   nodejs chromium chromium-driver python3-selenium prometheus
+  # the network namespaces some multi-process tests run in (tests/netns_run.sh)
+  iproute2 util-linux
 )
 # npm comes with Debian's `npm` package, or inside a nodejs built elsewhere (which conflicts
 # with Debian's npm): ask for it only when there is none.

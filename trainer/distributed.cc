@@ -1,0 +1,556 @@
+#include "trainer/distributed.h"
+
+// LibTorch's c10d headers guard each backend with the macro its own build defined (Torch's
+// CMake config passes it on; a build without it would not find the Gloo group).
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO 1
+#endif
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef PONDER_WITH_NCCL
+#ifndef USE_C10D_NCCL
+#define USE_C10D_NCCL 1
+#endif
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/status.h"
+
+namespace ponder::trainer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds Millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
+}
+
+double SecondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// LibTorch's errors carry a C++ backtrace in what(); messages keep only the text.
+std::string ErrorText(const std::exception& e) {
+  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
+  return e.what();
+}
+
+std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
+std::string Text(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  return name;
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+std::string HeartbeatKey(int64_t rank) { return absl::StrCat("heartbeat/", rank); }
+
+constexpr char kAbortKey[] = "abort";
+
+}  // namespace
+
+struct RankGroup::Pending::Work {
+  std::string what;
+  c10::intrusive_ptr<c10d::Work> work;
+};
+
+RankGroup::Pending::Pending() = default;
+RankGroup::Pending::Pending(Pending&&) noexcept = default;
+RankGroup::Pending& RankGroup::Pending::operator=(Pending&&) noexcept = default;
+RankGroup::Pending::~Pending() = default;
+
+class RankGroup::Impl {
+ public:
+  explicit Impl(const RankGroupOptions& options)
+      : opts(options),
+        rank(options.env.rank),
+        size(options.env.world_size),
+        timeout(Millis(options.options.timeout_s)) {}
+
+  ~Impl() { StopWatchdog(); }
+
+  absl::Status Join();
+  absl::Status Run(const std::string& what,
+                   const std::function<c10::intrusive_ptr<c10d::Work>()>& start);
+  absl::Status Failed(const std::string& what, const std::string& error);
+  absl::Status Lost() const {
+    std::lock_guard<std::mutex> lock(mu);
+    return lost;
+  }
+  void Enter(const std::string& what) {
+    ++collectives;
+    std::lock_guard<std::mutex> lock(mu);
+    current = what;
+  }
+  std::string Current() const {
+    std::lock_guard<std::mutex> lock(mu);
+    return current;
+  }
+  std::string Describe(int64_t r) const {
+    return absl::StrCat("rank ", r, " (", r < static_cast<int64_t>(peers.size()) ? peers[r] : "?",
+                        ")");
+  }
+  std::string Endpoint() const {
+    return absl::StrCat(opts.env.master_addr, ":", opts.env.master_port);
+  }
+  at::Device device() const {
+    return backend == "nccl" ? at::Device(at::kCUDA, static_cast<int>(opts.env.local_rank))
+                             : at::Device(at::kCPU);
+  }
+  template <typename F>
+  c10::intrusive_ptr<c10d::Work> WithGroup(F&& f) {
+#ifdef PONDER_WITH_NCCL
+    if (nccl) return f(*nccl);
+#endif
+    return f(*gloo);
+  }
+
+  void WatchdogLoop();
+  void DeclareLost(const std::string& message);
+  void StopWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stopping = true;
+    }
+    cv.notify_all();
+    if (watchdog.joinable()) watchdog.join();
+  }
+  std::string Progress();
+
+  RankGroupOptions opts;
+  int64_t rank;
+  int64_t size;
+  std::chrono::milliseconds timeout;
+  std::string backend = "gloo";
+  std::vector<std::string> peers;               // "host node7, pid 4242" per rank
+  c10::intrusive_ptr<c10d::Store> store;        // the main thread's connection
+  c10::intrusive_ptr<c10d::Store> watch_store;  // the watchdog's own connection
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#ifdef PONDER_WITH_NCCL
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
+#endif
+  std::atomic<int64_t> collectives{0};
+  int64_t broadcasts = 0;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::string current = "start";  // the collective this rank is in, for heartbeats
+  absl::Status lost;
+  bool trouble = false;    // a collective failed: wait only a few heartbeats for a verdict
+  bool finishing = false;  // after Finish's barrier rank 0 may go away
+  bool aborted = false;    // this rank set the abort key
+  bool stopping = false;
+  std::thread watchdog;
+};
+
+absl::Status RankGroup::Impl::Join() {
+  const RankEnv& env = opts.env;
+  const std::string host = HostName();
+  c10d::TCPStoreOptions store_options;
+  store_options.port = static_cast<uint16_t>(env.master_port);
+  store_options.isServer = rank == 0;
+  store_options.numWorkers = static_cast<size_t>(size);
+  store_options.waitWorkers = true;
+  store_options.timeout = Millis(opts.options.init_timeout_s);
+  try {
+    store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat(
+        "rank ", rank, " of ", size, " (host ", host, "): the rendezvous at ", Endpoint(),
+        rank == 0 ? " (served by this rank)" : " (served by rank 0)",
+        " did not gather all ranks within distributed.init_timeout_s = ",
+        opts.options.init_timeout_s, " s: ", ErrorText(e),
+        ". Check that all ranks were started with the same MASTER_ADDR, MASTER_PORT and "
+        "WORLD_SIZE (",
+        env.source, "), and that rank 0 can listen on port ", env.master_port));
+  }
+  try {
+    store->setTimeout(timeout);
+    store->set(absl::StrCat("host/", rank), Bytes(absl::StrCat("host ", host, ", pid ", getpid())));
+    store->set(HeartbeatKey(rank), Bytes("0 0 start"));
+    for (int64_t r = 0; r < size; ++r) {
+      const std::string key = absl::StrCat("host/", r);
+      store->wait({key});
+      peers.push_back(Text(store->get(key)));
+    }
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("rank ", rank, " (host ", host,
+                                               "): exchanging host names through the store at ",
+                                               Endpoint(), ": ", ErrorText(e)));
+  }
+
+  DistributedBackend kind = opts.options.backend;
+  if (kind == DistributedBackend::kAuto) {
+#ifdef PONDER_WITH_NCCL
+    kind = opts.cuda ? DistributedBackend::kNccl : DistributedBackend::kGloo;
+#else
+    kind = DistributedBackend::kGloo;
+#endif
+  }
+  auto prefixed = [this](const char* prefix) {
+    return c10::make_intrusive<c10d::PrefixStore>(prefix, store);
+  };
+  try {
+    if (kind == DistributedBackend::kNccl) {
+#ifdef PONDER_WITH_NCCL
+      auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+      nccl_options->timeout = timeout;
+      nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed("nccl"), static_cast<int>(rank),
+                                                         static_cast<int>(size), nccl_options);
+      backend = "nccl";
+#else
+      return absl::FailedPreconditionError(
+          "distributed.backend is nccl, but this build of ponder has no NCCL (build with "
+          "-DPONDER_WITH_CUDA=ON against a CUDA LibTorch), or use distributed.backend: gloo");
+#endif
+    } else {
+      auto gloo_options = c10d::ProcessGroupGloo::Options::create(timeout);
+      if (!env.gloo_interface.empty()) {
+        gloo_options->devices.push_back(
+            c10d::ProcessGroupGloo::createDeviceForInterface(env.gloo_interface));
+      } else if (IsLoopback(env.master_addr)) {
+        gloo_options->devices.push_back(
+            c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+      } else {
+        gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+      }
+      gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed("gloo"), static_cast<int>(rank),
+                                                         static_cast<int>(size), gloo_options);
+    }
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat(Describe(rank), ": creating the ", size, "-rank ",
+                                               kind == DistributedBackend::kNccl ? "NCCL" : "Gloo",
+                                               " group: ", ErrorText(e)));
+  }
+
+  // The watchdog talks to the store over its own connection, so that the main thread's
+  // waits never delay a heartbeat.
+  try {
+    c10d::TCPStoreOptions watch_options;
+    watch_options.port = static_cast<uint16_t>(env.master_port);
+    watch_options.isServer = false;
+    watch_options.waitWorkers = false;
+    watch_options.timeout = timeout;
+    watch_store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, watch_options);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat(Describe(rank), ": connecting to the store at ",
+                                               Endpoint(), ": ", ErrorText(e)));
+  }
+  watchdog = std::thread([this] { WatchdogLoop(); });
+  return absl::OkStatus();
+}
+
+// ---- Watchdog -----------------------------------------------------------------------------
+
+void RankGroup::Impl::WatchdogLoop() {
+  const double heartbeat_s = opts.options.heartbeat_s;
+  // Rank 0 watches every rank; the others watch rank 0, and every rank reads the abort key.
+  std::vector<int64_t> watched;
+  if (rank == 0) {
+    for (int64_t r = 1; r < size; ++r) watched.push_back(r);
+  } else {
+    watched.push_back(0);
+  }
+  std::vector<std::string> last(size);
+  std::vector<Clock::time_point> changed(size, Clock::now());
+  int64_t beat = 0;
+  while (true) {
+    bool in_trouble = false, aborting = false;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      if (cv.wait_for(lock, Millis(heartbeat_s), [this] { return stopping; })) return;
+      in_trouble = trouble;
+      aborting = aborted;
+    }
+    try {
+      ++beat;
+      watch_store->set(HeartbeatKey(rank),
+                       Bytes(absl::StrCat(beat, " ", collectives.load(), " ", Current())));
+      for (int64_t r : watched) {
+        std::string value = Text(watch_store->get(HeartbeatKey(r)));
+        if (value != last[r]) {
+          last[r] = std::move(value);
+          changed[r] = Clock::now();
+        }
+      }
+      if (!aborting && watch_store->check({kAbortKey})) {
+        DeclareLost(Text(watch_store->get(kAbortKey)));
+        return;
+      }
+      // After a failed collective a dead rank is found in a few heartbeats; otherwise a rank
+      // may be busy (rank 0 generating rollouts) for up to timeout_s.
+      const double limit =
+          in_trouble ? std::min(opts.options.timeout_s, 3 * heartbeat_s) : opts.options.timeout_s;
+      for (int64_t r : watched) {
+        const double silent = SecondsSince(changed[r]);
+        if (silent > limit) {
+          const std::string message = absl::StrFormat(
+              "%s has sent no heartbeat for %.1f s (distributed.timeout_s = %g): it died, "
+              "hangs or is cut off",
+              Describe(r), silent, opts.options.timeout_s);
+          if (rank == 0) watch_store->set(kAbortKey, Bytes(message));
+          DeclareLost(message);
+          return;
+        }
+      }
+    } catch (const std::exception& e) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (finishing || stopping) return;
+      }
+      DeclareLost(rank == 0 ? absl::StrCat(Describe(0), ": the store it serves at ", Endpoint(),
+                                           " failed: ", ErrorText(e))
+                            : absl::StrCat("lost contact with ", Describe(0),
+                                           ": the rendezvous store it serves at ", Endpoint(),
+                                           " stopped answering (", ErrorText(e), ")"));
+      return;
+    }
+  }
+}
+
+void RankGroup::Impl::DeclareLost(const std::string& message) {
+  absl::Status status = absl::UnavailableError(message);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!lost.ok()) return;
+    lost = status;
+  }
+  cv.notify_all();
+  if (opts.on_lost) {
+    opts.on_lost(status);
+    return;
+  }
+  spdlog::error("distributed: {}", message);
+  // The main thread gets the same message from the collective it is in (and ends the
+  // process); if it is busy elsewhere (rank 0 generating rollouts), end the job from here.
+  std::unique_lock<std::mutex> lock(mu);
+  if (cv.wait_for(lock, Millis(std::min(opts.options.timeout_s, 5.0)),
+                  [this] { return stopping; })) {
+    return;
+  }
+  std::fprintf(stderr, "ponder: %s; ending the job on %s\n", message.c_str(),
+               Describe(rank).c_str());
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
+// What every rank was doing, from their last heartbeats.
+std::string RankGroup::Impl::Progress() {
+  std::string out;
+  for (int64_t r = 0; r < size; ++r) {
+    std::string state;
+    try {
+      state = Text(store->get(HeartbeatKey(r)));
+    } catch (const std::exception& e) {
+      state = absl::StrCat("unknown (", ErrorText(e), ")");
+    }
+    // "<beat> <collectives> <what>"
+    const size_t a = state.find(' ');
+    const size_t b = a == std::string::npos ? a : state.find(' ', a + 1);
+    if (b != std::string::npos) {
+      state = absl::StrCat("in collective #", state.substr(a + 1, b - a - 1), " (",
+                           state.substr(b + 1), ")");
+    }
+    absl::StrAppend(&out, r == 0 ? "" : "; ", Describe(r), " ", state);
+  }
+  return out;
+}
+
+// ---- Collectives --------------------------------------------------------------------------
+
+absl::Status RankGroup::Impl::Run(const std::string& what,
+                                  const std::function<c10::intrusive_ptr<c10d::Work>()>& start) {
+  if (absl::Status s = Lost(); !s.ok()) return s;
+  Enter(what);
+  try {
+    c10::intrusive_ptr<c10d::Work> work = start();
+    work->wait(timeout);
+  } catch (const std::exception& e) {
+    return Failed(what, ErrorText(e));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RankGroup::Impl::Failed(const std::string& what, const std::string& error) {
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    trouble = true;
+    // The watchdog names a dead rank within three heartbeats of silence.
+    cv.wait_for(lock, Millis(4 * opts.options.heartbeat_s + 1.0), [this] { return !lost.ok(); });
+    if (!lost.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat(lost.message(), " (", Describe(rank), " was in: ", what, ")"));
+    }
+  }
+  return absl::UnavailableError(
+      absl::StrCat(what, " failed on ", Describe(rank), ": ", error, ". Ranks: ", Progress()));
+}
+
+RankGroup::RankGroup(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+RankGroup::~RankGroup() { impl_->StopWatchdog(); }
+
+absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::Create(const RankGroupOptions& options) {
+  PONDER_RETURN_IF_ERROR(options.options.Validate());
+  if (!options.env.distributed()) {
+    return absl::InvalidArgumentError("a rank group needs at least two ranks (WORLD_SIZE > 1)");
+  }
+  auto impl = std::make_unique<Impl>(options);
+  PONDER_RETURN_IF_ERROR(impl->Join());
+  spdlog::info("distributed: {} of {} ranks, {} over {}", impl->Describe(impl->rank), impl->size,
+               impl->backend, impl->Endpoint());
+  return std::unique_ptr<RankGroup>(new RankGroup(std::move(impl)));
+}
+
+int64_t RankGroup::rank() const { return impl_->rank; }
+int64_t RankGroup::size() const { return impl_->size; }
+const std::string& RankGroup::backend() const { return impl_->backend; }
+std::string RankGroup::Describe(int64_t rank) const { return impl_->Describe(rank); }
+absl::Status RankGroup::lost() const { return impl_->Lost(); }
+
+absl::Status RankGroup::AllReduceSum(std::vector<at::Tensor>& tensors, const std::string& what) {
+  return impl_->Run(what, [&] {
+    return impl_->WithGroup([&](auto& group) {
+      c10d::AllreduceOptions options;
+      options.reduceOp = c10d::ReduceOp::SUM;
+      return group.allreduce(tensors, options);
+    });
+  });
+}
+
+absl::Status RankGroup::Broadcast(std::vector<at::Tensor>& tensors, const std::string& what) {
+  return impl_->Run(what, [&] {
+    return impl_->WithGroup([&](auto& group) {
+      c10d::BroadcastOptions options;
+      options.rootRank = 0;
+      return group.broadcast(tensors, options);
+    });
+  });
+}
+
+absl::Status RankGroup::Barrier(const std::string& what) {
+  return impl_->Run(what, [&] {
+    return impl_->WithGroup([&](auto& group) { return group.barrier(c10d::BarrierOptions()); });
+  });
+}
+
+absl::Status RankGroup::BroadcastBytes(std::string& bytes, const std::string& what) {
+  Impl& m = *impl_;
+  const std::string key = absl::StrCat("broadcast/", ++m.broadcasts);
+  if (m.rank == 0) {
+    try {
+      m.store->set(key, {1});
+    } catch (const std::exception& e) {
+      return m.Failed(what, ErrorText(e));
+    }
+  } else {
+    // Poll the store (a blocking wait cannot be given up on and retried with LibTorch 1.13's
+    // TCPStore), backing off to 50 ms, while the watchdog checks that rank 0 is alive.
+    m.Enter(absl::StrCat("waiting for rank 0: ", what));
+    auto pause = std::chrono::milliseconds(1);
+    while (true) {
+      if (absl::Status s = m.Lost(); !s.ok()) {
+        return absl::UnavailableError(
+            absl::StrCat(s.message(), " (", m.Describe(m.rank), " was waiting for ", what, ")"));
+      }
+      try {
+        if (m.store->check({key})) break;
+      } catch (const std::exception& e) {
+        return m.Failed(what, ErrorText(e));
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    }
+  }
+  std::vector<at::Tensor> length = {
+      at::tensor({static_cast<int64_t>(bytes.size())}, at::kLong).to(m.device())};
+  PONDER_RETURN_IF_ERROR(Broadcast(length, absl::StrCat(what, " (size)")));
+  const int64_t n = length[0].cpu().item<int64_t>();
+  std::vector<at::Tensor> data;
+  if (m.rank == 0) {
+    data.push_back(at::from_blob(bytes.data(), {n}, at::kByte).to(m.device(), true, true));
+  } else {
+    data.push_back(at::empty({n}, at::TensorOptions(at::kByte).device(m.device())));
+  }
+  PONDER_RETURN_IF_ERROR(Broadcast(data, what));
+  if (m.rank != 0) {
+    at::Tensor cpu = data[0].cpu().contiguous();
+    bytes.assign(reinterpret_cast<const char*>(cpu.data_ptr<uint8_t>()), static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RankGroup::Pending> RankGroup::StartAllReduceSum(at::Tensor tensor,
+                                                                const std::string& what) {
+  Impl& m = *impl_;
+  PONDER_RETURN_IF_ERROR(m.Lost());
+  m.Enter(what);
+  Pending pending;
+  pending.work_ = std::make_unique<Pending::Work>();
+  pending.work_->what = what;
+  try {
+    std::vector<at::Tensor> tensors = {std::move(tensor)};
+    pending.work_->work = m.WithGroup([&](auto& group) {
+      c10d::AllreduceOptions options;
+      options.reduceOp = c10d::ReduceOp::SUM;
+      return group.allreduce(tensors, options);
+    });
+  } catch (const std::exception& e) {
+    return m.Failed(what, ErrorText(e));
+  }
+  return pending;
+}
+
+absl::Status RankGroup::Wait(Pending& pending) {
+  if (pending.work_ == nullptr) return absl::OkStatus();
+  try {
+    pending.work_->work->wait(impl_->timeout);
+  } catch (const std::exception& e) {
+    return impl_->Failed(pending.work_->what, ErrorText(e));
+  }
+  return absl::OkStatus();
+}
+
+void RankGroup::Abort(const absl::Status& status) {
+  Impl& m = *impl_;
+  const std::string message = absl::StrCat(m.Describe(m.rank), " stopped: ", status.message());
+  {
+    std::lock_guard<std::mutex> lock(m.mu);
+    m.aborted = true;
+  }
+  try {
+    m.store->set(kAbortKey, Bytes(message));
+  } catch (const std::exception& e) {
+    spdlog::warn("distributed: could not tell the other ranks that {}: {}", message, ErrorText(e));
+  }
+}
+
+absl::Status RankGroup::Finish() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->finishing = true;
+  }
+  PONDER_RETURN_IF_ERROR(Barrier("the end of the job"));
+  impl_->StopWatchdog();
+  return absl::OkStatus();
+}
+
+}  // namespace ponder::trainer
