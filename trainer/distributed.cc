@@ -85,12 +85,25 @@ class RankGroup::Impl {
         size(options.env.world_size),
         timeout(Millis(options.options.timeout_s)) {}
 
-  ~Impl() { StopWatchdog(); }
+  ~Impl() {
+    StopWatchdog();
+    // After a failure the process group is abandoned, not destroyed: its destructor waits for
+    // work still queued on a peer that may never answer. The process is about to end.
+    std::lock_guard<std::mutex> lock(mu);
+    if (trouble || !lost.ok()) {
+      (void)gloo.release();
+#ifdef PONDER_WITH_NCCL
+      (void)nccl.release();
+#endif
+    }
+  }
 
   absl::Status Join();
   absl::Status Run(const std::string& what,
                    const std::function<c10::intrusive_ptr<c10d::Work>()>& start);
   absl::Status Failed(const std::string& what, const std::string& error);
+  absl::Status Flat(std::vector<at::Tensor>& tensors, const std::string& what,
+                    const std::function<absl::Status(at::Tensor&)>& collective);
   absl::Status Lost() const {
     std::lock_guard<std::mutex> lock(mu);
     return lost;
@@ -423,25 +436,62 @@ absl::StatusOr<std::unique_ptr<RankGroup>> RankGroup::Create(const RankGroupOpti
 int64_t RankGroup::rank() const { return impl_->rank; }
 int64_t RankGroup::size() const { return impl_->size; }
 const std::string& RankGroup::backend() const { return impl_->backend; }
+c10::Device RankGroup::device() const { return impl_->device(); }
 std::string RankGroup::Describe(int64_t rank) const { return impl_->Describe(rank); }
 absl::Status RankGroup::lost() const { return impl_->Lost(); }
 
+// c10d's collectives take one tensor per device of the process; several tensors of a rank
+// travel as one flat buffer per dtype and device, copied back afterwards.
+absl::Status RankGroup::Impl::Flat(std::vector<at::Tensor>& tensors, const std::string& what,
+                                   const std::function<absl::Status(at::Tensor&)>& collective) {
+  if (tensors.size() == 1 && tensors[0].is_contiguous()) return collective(tensors[0]);
+  std::vector<bool> done(tensors.size(), false);
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (done[i]) continue;
+    std::vector<size_t> members;
+    std::vector<at::Tensor> pieces;
+    for (size_t j = i; j < tensors.size(); ++j) {
+      if (!done[j] && tensors[j].scalar_type() == tensors[i].scalar_type() &&
+          tensors[j].device() == tensors[i].device()) {
+        members.push_back(j);
+        pieces.push_back(tensors[j].reshape({-1}));
+        done[j] = true;
+      }
+    }
+    at::Tensor flat = at::cat(pieces);
+    PONDER_RETURN_IF_ERROR(collective(flat));
+    int64_t offset = 0;
+    for (size_t j : members) {
+      const int64_t n = tensors[j].numel();
+      tensors[j].copy_(flat.narrow(0, offset, n).view(tensors[j].sizes()));
+      offset += n;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RankGroup::AllReduceSum(std::vector<at::Tensor>& tensors, const std::string& what) {
-  return impl_->Run(what, [&] {
-    return impl_->WithGroup([&](auto& group) {
-      c10d::AllreduceOptions options;
-      options.reduceOp = c10d::ReduceOp::SUM;
-      return group.allreduce(tensors, options);
+  return impl_->Flat(tensors, what, [&](at::Tensor& flat) {
+    return impl_->Run(what, [&] {
+      return impl_->WithGroup([&](auto& group) {
+        std::vector<at::Tensor> one = {flat};
+        c10d::AllreduceOptions options;
+        options.reduceOp = c10d::ReduceOp::SUM;
+        return group.allreduce(one, options);
+      });
     });
   });
 }
 
 absl::Status RankGroup::Broadcast(std::vector<at::Tensor>& tensors, const std::string& what) {
-  return impl_->Run(what, [&] {
-    return impl_->WithGroup([&](auto& group) {
-      c10d::BroadcastOptions options;
-      options.rootRank = 0;
-      return group.broadcast(tensors, options);
+  return impl_->Flat(tensors, what, [&](at::Tensor& flat) {
+    return impl_->Run(what, [&] {
+      return impl_->WithGroup([&](auto& group) {
+        std::vector<at::Tensor> one = {flat};
+        c10d::BroadcastOptions options;
+        options.rootRank = 0;
+        return group.broadcast(one, options);
+      });
     });
   });
 }

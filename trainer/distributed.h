@@ -18,6 +18,8 @@
 // (which rank 0 serves) going silent.
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -54,6 +56,8 @@ class RankGroup {
   int64_t rank() const;
   int64_t size() const;
   const std::string& backend() const;  // "gloo" or "nccl"
+  // Where collectives want their tensors: this rank's GPU with NCCL, else the CPU.
+  c10::Device device() const;
   // "rank 1 (host node7, pid 4242)".
   std::string Describe(int64_t rank) const;
 

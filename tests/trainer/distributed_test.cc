@@ -74,9 +74,18 @@ TEST(RankGroupTest, SumsBroadcastsAndSendsBytesFromRankZero) {
     if (auto s = g.AllReduceSum(sum, "test sum"); !s.ok()) return s;
     EXPECT_TRUE(sum[0].equal(at::full({4}, 6.0, at::kDouble)));
 
-    std::vector<at::Tensor> value = {at::full({2, 3}, static_cast<float>(r * 10))};
+    // Tensors of several shapes and types in one call.
+    std::vector<at::Tensor> value = {at::full({2, 3}, static_cast<float>(r * 10)),
+                                     at::full({4}, static_cast<double>(r + 5), at::kDouble),
+                                     at::arange(5, at::kFloat).add(r).t()};
     if (auto s = g.Broadcast(value, "test broadcast"); !s.ok()) return s;
     EXPECT_TRUE(value[0].equal(at::zeros({2, 3})));
+    EXPECT_TRUE(value[1].equal(at::full({4}, 5.0, at::kDouble)));
+    EXPECT_TRUE(value[2].equal(at::arange(5, at::kFloat)));
+    std::vector<at::Tensor> sums = {at::ones({3, 2}).t(), at::full({1}, r, at::kLong)};
+    if (auto s = g.AllReduceSum(sums, "test sums"); !s.ok()) return s;
+    EXPECT_TRUE(sums[0].equal(at::full({2, 3}, 3.0f)));
+    EXPECT_EQ(sums[1].item<int64_t>(), 3);
 
     // Rank 0 is late (as when it generates rollouts); the others wait for it.
     std::string bytes = r == 0 ? std::string("batch\0with\xffzero", 15) : "stale";
