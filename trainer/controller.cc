@@ -255,7 +255,8 @@ absl::StatusOr<monitor::Metrics> Controller::Impl::RunStep(
   std::vector<double> advantages(size, 0.0), shaped(size, 0.0);
   if (size > 0) {
     const auto start = std::chrono::steady_clock::now();
-    if (ranks_ != nullptr) PONDER_RETURN_IF_ERROR(ranks_->SendBatch(state_.step, batch.trajectories));
+    if (ranks_ != nullptr)
+      PONDER_RETURN_IF_ERROR(ranks_->SendBatch(state_.step, batch.trajectories));
     PONDER_ASSIGN_OR_RETURN(LearnerStep out, learner_->Step(batch.trajectories, state_.step));
     m["timing/update_s"] = Seconds(start);
     for (const auto& [name, value] : out.metrics) {

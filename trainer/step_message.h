@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "trainer/learner.h"
+#include "trainer/trajectory.h"
 
 namespace ponder::trainer {
 
