@@ -170,9 +170,10 @@ def job_config(m, workload, problems):
 
 
 def secret_value(m, ref, who, problems):
+    name = ref["name"]
     ref = ref.get("valueFrom", {}).get("secretKeyRef")
     if ref is None:
-        problems.append(f"{who}: PONDER_REWARD_TOKEN does not come from a Secret")
+        problems.append(f"{who}: {name} does not come from a Secret")
         return None
     secrets = m.find("Secret", name=ref["name"])
     if not secrets or ref["key"] not in secrets[0].get("data", {}):
@@ -288,6 +289,27 @@ def check_wiring(docs, overlay):
             problems.append(f"{name}: run.dir {run_dir} is not on a PersistentVolumeClaim")
         elif ranks > 1 and "ReadWriteMany" not in pvc[0]["spec"]["accessModes"]:
             problems.append(f"PersistentVolumeClaim {claim}: {ranks} ranks need ReadWriteMany")
+
+    # Monitoring: every role reads monitor.http from the job config; off loopback it needs the
+    # token, and the port must be the trainer's dashboard port.
+    http = (config or {}).get("monitor", {}).get("http")
+    if http is None:
+        problems.append("job config: no monitor.http, so the dashboard Service reaches nothing")
+    else:
+        port = http.get("port", 0)
+        if container_port(tc, "dashboard") != port:
+            problems.append(f"{name}: its dashboard port is not monitor.http.port {port}")
+        loopback = http.get("host", "127.0.0.1") in ("127.0.0.1", "localhost", "::1")
+        for w in [trainer] + m.find("Deployment"):
+            c = container(w)
+            if container_port(c, port) is None:
+                problems.append(f"{w['metadata']['name']}: no container port {port} for /metrics")
+            ref = env_of(c).get("PONDER_MONITOR_TOKEN")
+            if not loopback and ref is None:
+                problems.append(f"{w['metadata']['name']}: monitor.http listens on {http['host']} "
+                                "without PONDER_MONITOR_TOKEN")
+            elif ref is not None:
+                secret_value(m, ref, w["metadata"]["name"], problems)
 
     dashboard = m.one("Service", "dashboard")
     selector = dashboard["spec"]["selector"]
@@ -413,6 +435,13 @@ class K8sTest(unittest.TestCase):
         self.assertIn("MASTER_ADDR 'trainer-0' is not rank 0's name", broken(master))
         self.assertIn("ponder-reward: readinessProbe must use the gRPC health service on port "
                       "50052", broken(probe))
+
+        def monitor_token(m):
+            c = container(m.one("Deployment", "rollout"))
+            c["env"] = [e for e in c["env"] if e["name"] != "PONDER_MONITOR_TOKEN"]
+
+        self.assertIn("ponder-rollout: monitor.http listens on 0.0.0.0 without "
+                      "PONDER_MONITOR_TOKEN", broken(monitor_token))
 
 
 if __name__ == "__main__":
