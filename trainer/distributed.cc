@@ -1,180 +1,43 @@
 #include "trainer/distributed.h"
 
-// LibTorch's c10d headers guard each backend with the macro its own build defined (Torch's
-// CMake config passes it on; a build without it would not find the Gloo group).
-#ifndef USE_C10D_GLOO
-#define USE_C10D_GLOO 1
-#endif
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#ifdef PONDER_WITH_NCCL
-#ifndef USE_C10D_NCCL
-#define USE_C10D_NCCL 1
-#endif
-#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
-#endif
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <cstdio>
-#include <mutex>
-#include <thread>
-
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "base/status.h"
+#include "trainer/internal/rank_group.h"
 
 namespace ponder::trainer {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-std::chrono::milliseconds Millis(double seconds) {
-  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
-}
-
-double SecondsSince(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// LibTorch's errors carry a C++ backtrace in what(); messages keep only the text.
-std::string ErrorText(const std::exception& e) {
-  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
-  return e.what();
-}
-
-std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
-std::string Text(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
-
-std::string HostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
-  return name;
-}
-
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
-}
-
-std::string HeartbeatKey(int64_t rank) { return absl::StrCat("heartbeat/", rank); }
-
-constexpr char kAbortKey[] = "abort";
-
-}  // namespace
-
-struct RankGroup::Pending::Work {
-  std::string what;
-  c10::intrusive_ptr<c10d::Work> work;
-};
-
-RankGroup::Pending::Pending() = default;
-RankGroup::Pending::Pending(Pending&&) noexcept = default;
-RankGroup::Pending& RankGroup::Pending::operator=(Pending&&) noexcept = default;
-RankGroup::Pending::~Pending() = default;
-
-class RankGroup::Impl {
- public:
-  explicit Impl(const RankGroupOptions& options)
-      : opts(options),
-        rank(options.env.rank),
-        size(options.env.world_size),
-        timeout(Millis(options.options.timeout_s)) {}
-
-  ~Impl() {
-    StopWatchdog();
-    // After a failure the process group is abandoned, not destroyed: its destructor waits for
-    // work still queued on a peer that may never answer. The process is about to end.
-    std::lock_guard<std::mutex> lock(mu);
-    if (trouble || !lost.ok()) {
-      (void)gloo.release();
-#ifdef PONDER_WITH_NCCL
-      (void)nccl.release();
-#endif
-    }
-  }
-
-  absl::Status Join();
-  absl::Status Run(const std::string& what,
-                   const std::function<c10::intrusive_ptr<c10d::Work>()>& start);
-  absl::Status Failed(const std::string& what, const std::string& error);
-  absl::Status Flat(std::vector<at::Tensor>& tensors, const std::string& what,
-                    const std::function<absl::Status(at::Tensor&)>& collective);
-  absl::Status Lost() const {
-    std::lock_guard<std::mutex> lock(mu);
-    return lost;
-  }
-  void Enter(const std::string& what) {
-    ++collectives;
-    std::lock_guard<std::mutex> lock(mu);
-    current = what;
-  }
-  std::string Current() const {
-    std::lock_guard<std::mutex> lock(mu);
-    return current;
-  }
-  std::string Describe(int64_t r) const {
-    return absl::StrCat("rank ", r, " (", r < static_cast<int64_t>(peers.size()) ? peers[r] : "?",
-                        ")");
-  }
-  std::string Endpoint() const {
-    return absl::StrCat(opts.env.master_addr, ":", opts.env.master_port);
-  }
-  at::Device device() const {
-    return backend == "nccl" ? at::Device(at::kCUDA, static_cast<int>(opts.env.local_rank))
-                             : at::Device(at::kCPU);
-  }
-  template <typename F>
-  c10::intrusive_ptr<c10d::Work> WithGroup(F&& f) {
-#ifdef PONDER_WITH_NCCL
-    if (nccl) return f(*nccl);
-#endif
-    return f(*gloo);
-  }
-
-  void WatchdogLoop();
-  void DeclareLost(const std::string& message);
-  void StopWatchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      stopping = true;
-    }
-    cv.notify_all();
-    if (watchdog.joinable()) watchdog.join();
-  }
-  std::string Progress();
-
-  RankGroupOptions opts;
-  int64_t rank;
-  int64_t size;
-  std::chrono::milliseconds timeout;
-  std::string backend = "gloo";
-  std::vector<std::string> peers;               // "host node7, pid 4242" per rank
-  c10::intrusive_ptr<c10d::Store> store;        // the main thread's connection
-  c10::intrusive_ptr<c10d::Store> watch_store;  // the watchdog's own connection
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
-#ifdef PONDER_WITH_NCCL
-  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
-#endif
-  std::atomic<int64_t> collectives{0};
-  int64_t broadcasts = 0;
-
-  mutable std::mutex mu;
-  std::condition_variable cv;
-  std::string current = "start";  // the collective this rank is in, for heartbeats
-  absl::Status lost;
-  bool trouble = false;    // a collective failed: wait only a few heartbeats for a verdict
-  bool finishing = false;  // after Finish's barrier rank 0 may go away
-  bool aborted = false;    // this rank set the abort key
-  bool stopping = false;
-  std::thread watchdog;
-};
+using internal::Bytes;
+using internal::ErrorText;
+using internal::HeartbeatKey;
+using internal::HostName;
+using internal::IsLoopback;
+using internal::kAbortKey;
+using internal::Millis;
+using internal::Text;
 
 absl::Status RankGroup::Impl::Join() {
+  PONDER_RETURN_IF_ERROR(MeetAtStore());
+  PONDER_RETURN_IF_ERROR(CreateGroup());
+  // The watchdog talks to the store over its own connection, so that the main thread's
+  // waits never delay a heartbeat.
+  try {
+    c10d::TCPStoreOptions watch_options;
+    watch_options.port = static_cast<uint16_t>(opts.env.master_port);
+    watch_options.isServer = false;
+    watch_options.waitWorkers = false;
+    watch_options.timeout = timeout;
+    watch_store = c10::make_intrusive<c10d::TCPStore>(opts.env.master_addr, watch_options);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat(Describe(rank), ": connecting to the store at ",
+                                               Endpoint(), ": ", ErrorText(e)));
+  }
+  watchdog = std::thread([this] { WatchdogLoop(); });
+  return absl::OkStatus();
+}
+
+// Every rank connects to the store rank 0 serves, and they learn each other's host and pid.
+absl::Status RankGroup::Impl::MeetAtStore() {
   const RankEnv& env = opts.env;
   const std::string host = HostName();
   c10d::TCPStoreOptions store_options;
@@ -209,7 +72,11 @@ absl::Status RankGroup::Impl::Join() {
                                                "): exchanging host names through the store at ",
                                                Endpoint(), ": ", ErrorText(e)));
   }
+  return absl::OkStatus();
+}
 
+absl::Status RankGroup::Impl::CreateGroup() {
+  const RankEnv& env = opts.env;
   DistributedBackend kind = opts.options.backend;
   if (kind == DistributedBackend::kAuto) {
 #ifdef PONDER_WITH_NCCL
@@ -253,140 +120,8 @@ absl::Status RankGroup::Impl::Join() {
                                                kind == DistributedBackend::kNccl ? "NCCL" : "Gloo",
                                                " group: ", ErrorText(e)));
   }
-
-  // The watchdog talks to the store over its own connection, so that the main thread's
-  // waits never delay a heartbeat.
-  try {
-    c10d::TCPStoreOptions watch_options;
-    watch_options.port = static_cast<uint16_t>(env.master_port);
-    watch_options.isServer = false;
-    watch_options.waitWorkers = false;
-    watch_options.timeout = timeout;
-    watch_store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, watch_options);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat(Describe(rank), ": connecting to the store at ",
-                                               Endpoint(), ": ", ErrorText(e)));
-  }
-  watchdog = std::thread([this] { WatchdogLoop(); });
   return absl::OkStatus();
 }
-
-// ---- Watchdog -----------------------------------------------------------------------------
-
-void RankGroup::Impl::WatchdogLoop() {
-  const double heartbeat_s = opts.options.heartbeat_s;
-  // Rank 0 watches every rank; the others watch rank 0, and every rank reads the abort key.
-  std::vector<int64_t> watched;
-  if (rank == 0) {
-    for (int64_t r = 1; r < size; ++r) watched.push_back(r);
-  } else {
-    watched.push_back(0);
-  }
-  std::vector<std::string> last(size);
-  std::vector<Clock::time_point> changed(size, Clock::now());
-  int64_t beat = 0;
-  while (true) {
-    bool in_trouble = false, aborting = false;
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      if (cv.wait_for(lock, Millis(heartbeat_s), [this] { return stopping; })) return;
-      in_trouble = trouble;
-      aborting = aborted;
-    }
-    try {
-      ++beat;
-      watch_store->set(HeartbeatKey(rank),
-                       Bytes(absl::StrCat(beat, " ", collectives.load(), " ", Current())));
-      for (int64_t r : watched) {
-        std::string value = Text(watch_store->get(HeartbeatKey(r)));
-        if (value != last[r]) {
-          last[r] = std::move(value);
-          changed[r] = Clock::now();
-        }
-      }
-      if (!aborting && watch_store->check({kAbortKey})) {
-        DeclareLost(Text(watch_store->get(kAbortKey)));
-        return;
-      }
-      // After a failed collective a dead rank is found in a few heartbeats; otherwise a rank
-      // may be busy (rank 0 generating rollouts) for up to timeout_s.
-      const double limit =
-          in_trouble ? std::min(opts.options.timeout_s, 3 * heartbeat_s) : opts.options.timeout_s;
-      for (int64_t r : watched) {
-        const double silent = SecondsSince(changed[r]);
-        if (silent > limit) {
-          const std::string message = absl::StrFormat(
-              "%s has sent no heartbeat for %.1f s (distributed.timeout_s = %g): it died, "
-              "hangs or is cut off",
-              Describe(r), silent, opts.options.timeout_s);
-          if (rank == 0) watch_store->set(kAbortKey, Bytes(message));
-          DeclareLost(message);
-          return;
-        }
-      }
-    } catch (const std::exception& e) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (finishing || stopping) return;
-      }
-      DeclareLost(rank == 0 ? absl::StrCat(Describe(0), ": the store it serves at ", Endpoint(),
-                                           " failed: ", ErrorText(e))
-                            : absl::StrCat("lost contact with ", Describe(0),
-                                           ": the rendezvous store it serves at ", Endpoint(),
-                                           " stopped answering (", ErrorText(e), ")"));
-      return;
-    }
-  }
-}
-
-void RankGroup::Impl::DeclareLost(const std::string& message) {
-  absl::Status status = absl::UnavailableError(message);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (!lost.ok()) return;
-    lost = status;
-  }
-  cv.notify_all();
-  if (opts.on_lost) {
-    opts.on_lost(status);
-    return;
-  }
-  spdlog::error("distributed: {}", message);
-  // The main thread gets the same message from the collective it is in (and ends the
-  // process); if it is busy elsewhere (rank 0 generating rollouts), end the job from here.
-  std::unique_lock<std::mutex> lock(mu);
-  if (cv.wait_for(lock, Millis(std::min(opts.options.timeout_s, 5.0)),
-                  [this] { return stopping; })) {
-    return;
-  }
-  std::fprintf(stderr, "ponder: %s; ending the job on %s\n", message.c_str(),
-               Describe(rank).c_str());
-  std::fflush(stderr);
-  std::_Exit(1);
-}
-
-// What every rank was doing, from their last heartbeats.
-std::string RankGroup::Impl::Progress() {
-  std::string out;
-  for (int64_t r = 0; r < size; ++r) {
-    std::string state;
-    try {
-      state = Text(store->get(HeartbeatKey(r)));
-    } catch (const std::exception& e) {
-      state = absl::StrCat("unknown (", ErrorText(e), ")");
-    }
-    // "<beat> <collectives> <what>"
-    const size_t a = state.find(' ');
-    const size_t b = a == std::string::npos ? a : state.find(' ', a + 1);
-    if (b != std::string::npos) {
-      state = absl::StrCat("in collective #", state.substr(a + 1, b - a - 1), " (",
-                           state.substr(b + 1), ")");
-    }
-    absl::StrAppend(&out, r == 0 ? "" : "; ", Describe(r), " ", state);
-  }
-  return out;
-}
-
 // ---- Collectives --------------------------------------------------------------------------
 
 absl::Status RankGroup::Impl::Run(const std::string& what,
@@ -401,21 +136,10 @@ absl::Status RankGroup::Impl::Run(const std::string& what,
   }
   return absl::OkStatus();
 }
-
-absl::Status RankGroup::Impl::Failed(const std::string& what, const std::string& error) {
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    trouble = true;
-    // The watchdog names a dead rank within three heartbeats of silence.
-    cv.wait_for(lock, Millis(4 * opts.options.heartbeat_s + 1.0), [this] { return !lost.ok(); });
-    if (!lost.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat(lost.message(), " (", Describe(rank), " was in: ", what, ")"));
-    }
-  }
-  return absl::UnavailableError(
-      absl::StrCat(what, " failed on ", Describe(rank), ": ", error, ". Ranks: ", Progress()));
-}
+RankGroup::Pending::Pending() = default;
+RankGroup::Pending::Pending(Pending&&) noexcept = default;
+RankGroup::Pending& RankGroup::Pending::operator=(Pending&&) noexcept = default;
+RankGroup::Pending::~Pending() = default;
 
 RankGroup::RankGroup(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
