@@ -73,6 +73,45 @@ absl::StatusOr<std::string> FirstSlurmHost(const std::string& nodelist) {
   return item.substr(0, open) + first + item.substr(close + 1);
 }
 
+namespace {
+
+// MASTER_PORT and MASTER_ADDR (under Slurm, by default the first host of the step's nodes).
+absl::Status ReadMaster(const EnvLookup& getenv, bool slurm, RankEnv& env) {
+  auto port = IntVar(getenv, "MASTER_PORT");
+  if (!port.ok()) return port.status();
+  if (port->has_value()) {
+    if (**port < 1 || **port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("environment variable MASTER_PORT=", **port,
+                                                     " is not a TCP port (1-65535)"));
+    }
+    env.master_port = static_cast<int>(**port);
+  }
+  if (const char* addr = getenv("MASTER_ADDR"); addr != nullptr && *addr != '\0') {
+    env.master_addr = addr;
+  } else if (slurm) {
+    const char* nodes = getenv("SLURM_STEP_NODELIST");
+    if (nodes == nullptr || *nodes == '\0') nodes = getenv("SLURM_JOB_NODELIST");
+    if (nodes == nullptr || *nodes == '\0') {
+      return absl::InvalidArgumentError(
+          "environment: MASTER_ADDR is not set and neither is SLURM_STEP_NODELIST or "
+          "SLURM_JOB_NODELIST; export MASTER_ADDR=<host of rank 0>");
+    }
+    auto first = FirstSlurmHost(nodes);
+    if (!first.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "environment: MASTER_ADDR from the Slurm node list: ", first.status().message()));
+    }
+    env.master_addr = *first;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "environment: ", env.world_size, " ranks (", env.source,
+        ") but MASTER_ADDR is not set; export MASTER_ADDR=<host of rank 0> (and MASTER_PORT)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<RankEnv> RankEnvFromEnvironment(const EnvLookup& lookup) {
   const EnvLookup getenv = lookup ? lookup : [](const char* name) { return std::getenv(name); };
   RankEnv env;
@@ -121,37 +160,7 @@ absl::StatusOr<RankEnv> RankEnvFromEnvironment(const EnvLookup& lookup) {
     env.gloo_interface = ifname;
   }
   if (!env.distributed()) return env;
-
-  auto port = IntVar(getenv, "MASTER_PORT");
-  if (!port.ok()) return port.status();
-  if (port->has_value()) {
-    if (**port < 1 || **port > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat("environment variable MASTER_PORT=", **port,
-                                                     " is not a TCP port (1-65535)"));
-    }
-    env.master_port = static_cast<int>(**port);
-  }
-  if (const char* addr = getenv("MASTER_ADDR"); addr != nullptr && *addr != '\0') {
-    env.master_addr = addr;
-  } else if (slurm) {
-    const char* nodes = getenv("SLURM_STEP_NODELIST");
-    if (nodes == nullptr || *nodes == '\0') nodes = getenv("SLURM_JOB_NODELIST");
-    if (nodes == nullptr || *nodes == '\0') {
-      return absl::InvalidArgumentError(
-          "environment: MASTER_ADDR is not set and neither is SLURM_STEP_NODELIST or "
-          "SLURM_JOB_NODELIST; export MASTER_ADDR=<host of rank 0>");
-    }
-    auto first = FirstSlurmHost(nodes);
-    if (!first.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "environment: MASTER_ADDR from the Slurm node list: ", first.status().message()));
-    }
-    env.master_addr = *first;
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "environment: ", env.world_size, " ranks (", env.source,
-        ") but MASTER_ADDR is not set; export MASTER_ADDR=<host of rank 0> (and MASTER_PORT)"));
-  }
+  if (absl::Status s = ReadMaster(getenv, slurm, env); !s.ok()) return s;
   return env;
 }
 
