@@ -185,10 +185,14 @@ TEST(GradientReducerTest, GivesTheSumOfEveryRanksGradientsAndStartsBucketsDuring
 TEST(RankGroupTest, ADeadRankIsNamedByTheOthers) {
   const int port = NextPort();
   std::atomic<bool> rank1_gone{false};
+  std::atomic<int> joined{0};
   auto statuses = RunRanks(2, [&](int64_t r) -> absl::Status {
     auto group = RankGroup::Create(Options(r, 2, port, /*timeout_s=*/10.0));
+    ++joined;
     if (!group.ok()) return group.status();
     if (r == 1) {
+      // Dies once both ranks have the group (before that, rank 0 fails in Gloo's set-up).
+      while (joined < 2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
       group->reset();  // dies: connections closed, heartbeats stop
       rank1_gone = true;
       return absl::OkStatus();
@@ -238,12 +242,15 @@ TEST(RankGroupTest, ACollectiveARankNeverJoinsTimesOutNamingWhereEachRankIs) {
 
 TEST(RankGroupTest, LosingRankZeroEndsTheWaitForItsBytes) {
   const int port = NextPort();
+  std::atomic<int> joined{0};
   auto statuses = RunRanks(2, [&](int64_t r) -> absl::Status {
     auto group = RankGroup::Create(Options(r, 2, port, /*timeout_s=*/10.0));
+    ++joined;
     if (!group.ok()) return group.status();
     if (r == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      return absl::OkStatus();  // gone: its store with it
+      while (joined < 2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // rank 1 is waiting
+      return absl::OkStatus();                                      // gone: its store with it
     }
     std::string bytes;
     return (*group)->BroadcastBytes(bytes, "the batch of step 4");
@@ -257,16 +264,22 @@ TEST(RankGroupTest, LosingRankZeroEndsTheWaitForItsBytes) {
 
 TEST(RankGroupTest, RankZerosAbortReachesTheOthersWithItsMessage) {
   const int port = NextPort();
+  std::atomic<int> joined{0}, ended{0};
   auto statuses = RunRanks(3, [&](int64_t r) -> absl::Status {
     auto group = RankGroup::Create(Options(r, 3, port));
+    ++joined;
     if (!group.ok()) return group.status();
     if (r == 0) {
+      while (joined < 3) std::this_thread::sleep_for(std::chrono::milliseconds(10));
       (*group)->Abort(absl::InvalidArgumentError("reward server at 10.0.0.9:50052 refused"));
-      std::this_thread::sleep_for(std::chrono::seconds(2));  // the others read it first
+      // The store stays up until the others have read the message.
+      while (ended < 2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
       return absl::OkStatus();
     }
     std::string bytes;
-    return (*group)->BroadcastBytes(bytes, "the batch of step 1");
+    absl::Status s = (*group)->BroadcastBytes(bytes, "the batch of step 1");
+    ++ended;
+    return s;
   });
   for (int r : {1, 2}) {
     EXPECT_THAT(std::string(statuses[r].message()),
