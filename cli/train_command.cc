@@ -1,11 +1,16 @@
-// `ponder train --config FILE [key=value ...]` and `ponder train --resume RUN_DIR [key=value ...]`:
-// the RL job (trainer/controller.h). SIGINT or SIGTERM stops it after the current step, with a
-// checkpoint (checkpoint.on_signal); the exit code is then 130.
+// `ponder train --config FILE [--auto-resume] [key=value ...]` and
+// `ponder train --resume RUN_DIR [key=value ...]`: the RL job (trainer/controller.h).
+// --auto-resume continues from run.dir's newest complete checkpoint when there is one, and
+// starts afresh otherwise: the command a scheduler restarts after a failure. SIGINT or SIGTERM
+// stops the job after the current step, with a checkpoint (checkpoint.on_signal); the exit
+// code is then 130. When reward.token is empty, the token for the reward server comes from
+// $PONDER_REWARD_TOKEN (as for `ponder reward`), so that it need not be on the command line.
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -15,7 +20,9 @@
 #include "cli/commands.h"
 #include "monitor/dashboard.h"
 #include "monitor/metrics_endpoint.h"
+#include "trainer/checkpoint.h"
 #include "trainer/controller.h"
+#include "trainer/distributed_options.h"
 #include "trainer/job_config.h"
 
 namespace ponder::cli {
@@ -40,6 +47,7 @@ void OnStopSignal(int signal) {
 struct TrainArgs {
   std::string config;
   std::string resume;
+  bool auto_resume = false;
   std::vector<std::string> overrides;
 };
 
@@ -58,6 +66,11 @@ int RunTrain(const TrainArgs& args) {
     std::cerr << job.status().message() << "\n";
     return 1;
   }
+  if (job->reward.token.empty()) {
+    if (const char* token = std::getenv("PONDER_REWARD_TOKEN"); token != nullptr) {
+      job->reward.token = token;
+    }
+  }
   if (absl::Status s = SetLogLevel(job->run.log_level); !s.ok()) {
     std::cerr << s.message() << "\n";
     return 1;
@@ -74,11 +87,13 @@ int RunTrain(const TrainArgs& args) {
   sigaction(SIGINT, &action, &old_int);
   sigaction(SIGTERM, &action, &old_term);
 
-  // monitor.http: this run's dashboard and /metrics, served while it trains.
+  // monitor.http: this run's dashboard and /metrics, served while it trains; by rank 0 alone
+  // when the job has several trainer ranks (trainer/distributed_options.h).
   monitor::Registry registry;
   std::unique_ptr<monitor::HttpServer> server;
   std::unique_ptr<monitor::Dashboard> dashboard;
-  if (job->monitor.http.has_value()) {
+  const absl::StatusOr<trainer::RankEnv> rank = trainer::RankEnvFromEnvironment();
+  if (job->monitor.http.has_value() && (!rank.ok() || rank->rank == 0)) {
     monitor::HttpOptions http = *job->monitor.http;
     http.token = monitor::TokenOrEnvironment(http.token);
     absl::StatusOr<std::unique_ptr<monitor::HttpServer>> created =
@@ -107,6 +122,14 @@ int RunTrain(const TrainArgs& args) {
   int code = 0;
   trainer::ControllerOptions options;
   options.resume = !args.resume.empty();
+  if (args.auto_resume) {
+    absl::StatusOr<int64_t> latest = trainer::LatestValidCheckpoint(job->run.dir);
+    options.resume = latest.ok();
+    std::cerr << "ponder train: "
+              << (latest.ok() ? "resuming from checkpoint step " + std::to_string(*latest)
+                              : "no checkpoint in " + job->run.dir + "; starting afresh")
+              << "\n";
+  }
   options.stop_requested = &g_stop;
   if (server) options.metrics = &registry;
   absl::StatusOr<std::unique_ptr<trainer::Controller>> controller =
@@ -141,6 +164,9 @@ void AddTrainCommand(CLI::App& app, int& exit_code) {
   CLI::Option* resume = cmd->add_option(
       "--resume", args->resume, "continue the run in RUN_DIR from its newest complete checkpoint");
   config->excludes(resume);
+  cmd->add_flag("--auto-resume", args->auto_resume,
+                "with --config: continue from run.dir's newest checkpoint if it has one")
+      ->excludes(resume);
   cmd->add_option("overrides", args->overrides, "dotted key=value overrides, e.g. trainer.lr=1e-5");
   cmd->callback([args, &exit_code] {
     if (args->config.empty() && args->resume.empty()) {

@@ -65,13 +65,15 @@ function(ponder_cc_binary)
   endif()
 endfunction()
 
-# ponder_cc_test(NAME bin SRCS ... [DEPS ...] [LABELS slow|e2e ...] [TORCH])
+# ponder_cc_test(NAME bin SRCS ... [DEPS ...] [LABELS slow|e2e ...] [TORCH] [NETNS])
 # TORCH: the test's own sources include LibTorch (they get the PCH); a test that only links
 # a LibTorch library through DEPS does not need it.
+# NETNS: the test runs in a network namespace of its own with only loopback up
+# (tests/netns_run.sh), for servers that cannot be told to bind loopback (c10d's TCPStore).
 # Each test binary is one CTest test; the default `make test` run skips labels `slow` and
 # `e2e`. Tests run from the source root so that they find tests/data.
 function(ponder_cc_test)
-  cmake_parse_arguments(ARG "TORCH" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "TORCH;NETNS" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SRCS})
   target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
@@ -81,7 +83,11 @@ function(ponder_cc_test)
   # One CTest test per binary: a process per test case would spend most of the suite's time
   # starting processes (about 0.9 s each with LibTorch loaded). A failure prints the failing
   # cases (ctest --output-on-failure); `BIN --gtest_filter=...` reruns one.
-  add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set(command $<TARGET_FILE:${ARG_NAME}>)
+  if(ARG_NETNS)
+    set(command ${PROJECT_SOURCE_DIR}/tests/netns_run.sh ${command})
+  endif()
+  add_test(NAME ${ARG_NAME} COMMAND ${command} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   # Where tests/testing.h finds the repository and this build tree. They come through the
   # environment, not compile definitions, so that the objects do not depend on where the tree
   # is checked out and ccache serves every clone and worktree.

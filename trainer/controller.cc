@@ -1,7 +1,8 @@
 // The RL loop. Its parts live in their own files: the models (training_models.h), the rollout
 // backend and weight sync (rollout_backend.h), one generation round (rollout_round.h), the
 // step's batch, metrics and sample records (step_metrics.h), checkpoints (run_state.h) and
-// progress lines (progress.h).
+// progress lines (progress.h). With several trainer ranks (trainer_ranks.h) rank 0 runs this
+// loop and the other ranks follow it with the learner alone.
 #include "trainer/controller.h"
 
 #include <ATen/Parallel.h>
@@ -30,6 +31,7 @@
 #include "trainer/run_state.h"
 #include "trainer/serving_metrics.h"
 #include "trainer/step_metrics.h"
+#include "trainer/trainer_ranks.h"
 #include "trainer/training_models.h"
 
 namespace ponder::trainer {
@@ -70,7 +72,9 @@ class Controller::Impl {
 
  private:
   absl::Status LoadDataAndTokenizer();
+  absl::Status JoinRanks();
   absl::Status CreateLearner();
+  absl::Status RunSteps();
   absl::StatusOr<monitor::Metrics> RunStep(std::vector<monitor::SampleRecord>* samples);
   absl::Status CollectRound(int64_t round, std::vector<Group>* groups, monitor::Metrics* counts);
   absl::Status Evaluate(int64_t step);
@@ -95,6 +99,7 @@ class Controller::Impl {
   std::unique_ptr<monitor::MetricsSink> sink_;
   std::optional<ProgressPrinter> progress_;  // from the start of Run
   RunState state_;
+  std::unique_ptr<TrainerRanks> ranks_;  // null: one rank
 };
 
 // ---- Set-up -------------------------------------------------------------------------------
@@ -109,10 +114,28 @@ absl::Status Controller::Impl::Setup(const JobConfig& job, const ControllerOptio
   }
 
   PONDER_RETURN_IF_ERROR(LoadDataAndTokenizer());
+  PONDER_RETURN_IF_ERROR(JoinRanks());
   torch::manual_seed(job.run.seed);
-  PONDER_ASSIGN_OR_RETURN(models_,
-                          LoadTrainingModels(job, tokenizer_->tokenizer->vocab_size(), checkpoint));
+  JobConfig models_job = job_;  // on several GPUs of a node, rank i uses cuda:LOCAL_RANK
+  if (ranks_ != nullptr && models_job.model.device == "cuda") {
+    models_job.model.device = absl::StrCat("cuda:", ranks_->local_rank());
+  }
+  PONDER_ASSIGN_OR_RETURN(
+      models_, LoadTrainingModels(models_job, tokenizer_->tokenizer->vocab_size(), checkpoint));
   PONDER_RETURN_IF_ERROR(CreateLearner());
+  if (ranks_ != nullptr) {
+    std::vector<at::Tensor> weights = models_.actor->Parameters();
+    if (models_.critic_model) {
+      for (const at::Tensor& p : models_.critic_model->Parameters()) weights.push_back(p);
+    }
+    PONDER_RETURN_IF_ERROR(ranks_->ShareWeights(weights));
+    if (!ranks_->is_controller()) {  // the other ranks: the learner and its state only
+      if (!checkpoint.empty()) {
+        PONDER_ASSIGN_OR_RETURN(state_.step, RestoreLearnerState(checkpoint, learner_.get()));
+      }
+      return absl::OkStatus();
+    }
+  }
   PONDER_ASSIGN_OR_RETURN(reward_, reward::MakeRewardBackend(job.reward));
   PONDER_ASSIGN_OR_RETURN(sampler_, MakePromptSampler(job.data.sampler, data_.train.Levels(),
                                                       static_cast<uint64_t>(job.run.seed)));
@@ -126,7 +149,17 @@ absl::Status Controller::Impl::Setup(const JobConfig& job, const ControllerOptio
       sink_, monitor::MakeMetricsSink(job.monitor, job.run.dir,
                                       checkpoint.empty() ? -1 : state_.step, options.metrics));
   if (options.metrics != nullptr) AddRolloutMetrics(*options.metrics, rollout_.backend.get());
-  return WriteText(fs::path(job.run.dir) / "config.yaml", config::ToYaml(job_));
+  // The run directory (often on a shared volume) never holds the reward token: give it again
+  // (reward.token or $PONDER_REWARD_TOKEN) when resuming.
+  JobConfig written = job_;
+  written.reward.token.clear();
+  return WriteText(fs::path(job.run.dir) / "config.yaml", config::ToYaml(written));
+}
+
+absl::Status Controller::Impl::JoinRanks() {
+  const bool on_gpu = job_.model.device.rfind("cuda", 0) == 0;
+  PONDER_ASSIGN_OR_RETURN(ranks_, TrainerRanks::Join(job_.distributed, on_gpu));
+  return absl::OkStatus();
 }
 
 absl::Status Controller::Impl::LoadDataAndTokenizer() {
@@ -152,6 +185,7 @@ absl::Status Controller::Impl::CreateLearner() {
   options.max_response_length = sampling_.max_new_tokens;
   options.seed = static_cast<uint64_t>(job_.run.seed);
   options.group_shaping = RewardGroupShaping(job_.reward.length_penalty, job_.reward.overlong);
+  options.data_parallel = ranks_ != nullptr ? ranks_->data_parallel() : nullptr;
   PONDER_ASSIGN_OR_RETURN(
       learner_, Learner::Create(job_.algorithm, job_.trainer, options, models_.actor.get(),
                                 models_.reference_policy.get(), models_.critic_model.get()));
@@ -221,6 +255,8 @@ absl::StatusOr<monitor::Metrics> Controller::Impl::RunStep(
   std::vector<double> advantages(size, 0.0), shaped(size, 0.0);
   if (size > 0) {
     const auto start = std::chrono::steady_clock::now();
+    if (ranks_ != nullptr)
+      PONDER_RETURN_IF_ERROR(ranks_->SendBatch(state_.step, batch.trajectories));
     PONDER_ASSIGN_OR_RETURN(LearnerStep out, learner_->Step(batch.trajectories, state_.step));
     m["timing/update_s"] = Seconds(start);
     for (const auto& [name, value] : out.metrics) {
@@ -279,6 +315,18 @@ absl::Status Controller::Impl::Evaluate(int64_t step) {
 // ---- The loop -----------------------------------------------------------------------------
 
 absl::Status Controller::Impl::Run() {
+  if (ranks_ == nullptr) return RunSteps();
+  if (!ranks_->is_controller()) return ranks_->Follow(*learner_, &state_.step);
+  absl::Status status = RunSteps();
+  if (status.ok() || absl::IsCancelled(status)) {
+    PONDER_RETURN_IF_ERROR(ranks_->SendEnd(absl::IsCancelled(status)));
+  } else {
+    ranks_->group().Abort(status);  // the others end with rank 0's message
+  }
+  return status;
+}
+
+absl::Status Controller::Impl::RunSteps() {
   const int64_t total = job_.trainer.steps;
   progress_.emplace(options_.progress, total, state_.step);
   if (state_.step == 0 && job_.eval.before_train) PONDER_RETURN_IF_ERROR(Evaluate(0));

@@ -29,6 +29,7 @@ void JobConfig::Bind(config::Binder& b) {
   b.Field("checkpoint", checkpoint);
   b.Field("eval", eval);
   b.Field("monitor", monitor);
+  b.Field("distributed", distributed);
   b.Field("sft", sft);
 }
 

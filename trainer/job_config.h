@@ -15,6 +15,7 @@
 #include "trainer/algorithm_options.h"
 #include "trainer/checkpoint.h"
 #include "trainer/data_options.h"
+#include "trainer/distributed_options.h"
 #include "trainer/evaluation.h"
 #include "trainer/sft.h"
 #include "trainer/trainer_options.h"
@@ -43,6 +44,7 @@ struct JobConfig {
   CheckpointOptions checkpoint;     // trainer/checkpoint.h
   EvalOptions eval;                 // trainer/evaluation.h
   monitor::MonitorOptions monitor;  // monitor/monitor_options.h
+  DistributedOptions distributed;   // trainer/distributed_options.h
   SftOptions sft;                   // trainer/sft.h (`ponder sft` only)
 
   void Bind(config::Binder& b);

@@ -16,6 +16,8 @@
 #include "base/status.h"
 #include "trainer/advantage_estimator.h"
 #include "trainer/batching.h"
+#include "trainer/data_parallel.h"
+#include "trainer/gradient_reducer.h"
 #include "trainer/internal/random.h"
 #include "trainer/losses.h"
 #include "trainer/optimizer.h"
@@ -99,6 +101,9 @@ struct Learner::Impl {
   std::mt19937_64 rng;
   at::ScalarType dtype = at::kFloat;
   c10::Device device = c10::kCPU;
+  DataParallel* dp = nullptr;  // several trainer ranks (data_parallel.h); null: one
+  std::unique_ptr<GradientReducer> policy_reducer;  // with dp
+  std::unique_ptr<GradientReducer> critic_reducer;  // with dp and a critic
 
   absl::Status Validate(const std::vector<Trajectory>& batch) const;
   absl::Status ReferenceTerms(StepData& d, LearnerStep& out) const;
@@ -113,6 +118,16 @@ struct Learner::Impl {
                                             const RowScores& scored, const LossScale& scale) const;
   absl::Status UpdateCritic(const StepData& d, const std::vector<std::vector<int64_t>>& micros,
                             const LossScale& scale, MetricMeans& means);
+
+  // The rows of `rows` this rank computes: all of them, or its share on several ranks.
+  std::vector<int64_t> Mine(const std::vector<int64_t>& rows, const PackedBatch& b) const {
+    return dp != nullptr ? dp->Share(rows, b.lengths) : rows;
+  }
+  // A no-grad pass over the batch (FillAll), or over this rank's share (DataParallel::Fill).
+  absl::StatusOr<at::Tensor> Fill(const PackedBatch& b, const char* what, const RowsFn& fn) const {
+    return dp != nullptr ? dp->Fill(b, opts.max_tokens_per_micro_batch, fn, what)
+                         : FillAll(b, opts.max_tokens_per_micro_batch, fn);
+  }
 
   double NormConstant() const {
     return algo.loss_scale_factor > 0 ? algo.loss_scale_factor
@@ -163,15 +178,14 @@ absl::Status Learner::Impl::ReferenceTerms(StepData& d, LearnerStep& out) const 
     }
     d.behaviour = bl.to(device, dtype);
   }
-  auto log_probs_of = [&](TrainablePolicy* model) {
-    return FillAll(b, opts.max_tokens_per_micro_batch,
-                   [&](const std::vector<int64_t>& rows) -> absl::StatusOr<at::Tensor> {
-                     PONDER_ASSIGN_OR_RETURN(RowScores s, ScoreRows(*model, b, rows, false));
-                     return s.log_probs;
-                   });
+  auto log_probs_of = [&](TrainablePolicy* model, const char* what) {
+    return Fill(b, what, [&](const std::vector<int64_t>& rows) -> absl::StatusOr<at::Tensor> {
+      PONDER_ASSIGN_OR_RETURN(RowScores s, ScoreRows(*model, b, rows, false));
+      return s.log_probs;
+    });
   };
   if (opts.recompute_logprobs) {
-    PONDER_ASSIGN_OR_RETURN(d.old_logp, log_probs_of(policy));
+    PONDER_ASSIGN_OR_RETURN(d.old_logp, log_probs_of(policy, "old log-probs"));
     if (all_behaviour) {
       out.metrics["rollout/logp_mismatch/mean"] =
           MaskedMean((d.old_logp - d.behaviour).abs(), b.mask);
@@ -180,15 +194,14 @@ absl::Status Learner::Impl::ReferenceTerms(StepData& d, LearnerStep& out) const 
     d.old_logp = d.behaviour;
   }
   if (algo.NeedsReference()) {
-    PONDER_ASSIGN_OR_RETURN(d.ref_logp, log_probs_of(reference));
+    PONDER_ASSIGN_OR_RETURN(d.ref_logp, log_probs_of(reference, "reference log-probs"));
     out.metrics["kl_ref/mean"] =
         MaskedMean(KlPenalty(d.old_logp, d.ref_logp, KlEstimator::kK1), b.mask);
   }
   if (critic != nullptr) {
-    PONDER_ASSIGN_OR_RETURN(d.old_values, FillAll(b, opts.max_tokens_per_micro_batch,
-                                                  [&](const std::vector<int64_t>& rows) {
-                                                    return ValueRows(*critic, b, rows);
-                                                  }));
+    PONDER_ASSIGN_OR_RETURN(d.old_values, Fill(b, "values", [&](const std::vector<int64_t>& rows) {
+                              return ValueRows(*critic, b, rows);
+                            }));
   }
   return absl::OkStatus();
 }
@@ -240,6 +253,11 @@ absl::Status Learner::Impl::EstimateAdvantages(StepData& d, LearnerStep& out) co
     in.token_rewards = -algo.kl_coef * KlPenalty(d.old_logp, d.ref_logp, algo.kl_penalty) * mask;
   }
   PONDER_ASSIGN_OR_RETURN(d.adv, ComputeAdvantages(*estimator, in));
+  if (dp != nullptr) {  // every rank uses rank 0's, bit for bit
+    std::vector<at::Tensor> computed = {d.adv.advantages};
+    if (d.adv.returns.defined()) computed.push_back(d.adv.returns);
+    PONDER_RETURN_IF_ERROR(dp->FromRankZero(computed, "advantages"));
+  }
   const at::Tensor& a = d.adv.advantages;
   const double n = mask.sum().item<double>();
   const double mean = (a * mask).sum().item<double>() / n;
@@ -308,7 +326,8 @@ absl::Status Learner::Impl::Update(const StepData& d, int64_t step, LearnerStep&
         means.Add("actor/empty_mini_batches", 1.0);
         continue;
       }
-      const auto micros = PackMicroBatches(mini, d.b.lengths, opts.max_tokens_per_micro_batch);
+      const auto micros =
+          PackMicroBatches(Mine(mini, d.b), d.b.lengths, opts.max_tokens_per_micro_batch);
       if (update_actor) PONDER_RETURN_IF_ERROR(UpdatePolicy(d, micros, scale, means, counters));
       if (critic != nullptr) PONDER_RETURN_IF_ERROR(UpdateCritic(d, micros, scale, means));
     }
@@ -387,8 +406,14 @@ absl::Status Learner::Impl::UpdatePolicy(const StepData& d,
       break;
     }
     const auto backward = Clock::now();
+    // The last backward's gradients are summed over ranks as they appear.
+    if (policy_reducer && &rows == &micros.back()) policy_reducer->Arm();
     terms.total.backward();
     counters.backward_s += Since(backward);
+  }
+  if (dp != nullptr) {
+    PONDER_RETURN_IF_ERROR(policy_reducer->Finish());
+    PONDER_RETURN_IF_ERROR(dp->SumUpdate(sums, finite, "policy update metrics"));
   }
   const auto optimizer = Clock::now();
   const double norm = policy_opt->Step(finite);
@@ -420,7 +445,16 @@ absl::Status Learner::Impl::UpdateCritic(const StepData& d,
     }
     vf_loss += value;
     vf_clipfrac += vl.clipfrac;
+    if (critic_reducer && &rows == &micros.back()) critic_reducer->Arm();
     vl.loss.backward();
+  }
+  if (dp != nullptr) {
+    PONDER_RETURN_IF_ERROR(critic_reducer->Finish());
+    std::map<std::string, double> sums = {{"critic/vf_loss", vf_loss},
+                                          {"critic/vf_clipfrac", vf_clipfrac}};
+    PONDER_RETURN_IF_ERROR(dp->SumUpdate(sums, finite, "critic update metrics"));
+    vf_loss = sums["critic/vf_loss"];
+    vf_clipfrac = sums["critic/vf_clipfrac"];
   }
   const double norm = critic_opt->Step(finite);
   if (finite && std::isfinite(norm)) {
@@ -511,6 +545,8 @@ absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(
   if (params.empty()) return absl::InvalidArgumentError("the policy has no trainable parameters");
   impl->dtype = params[0].scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   impl->device = params[0].device();
+  impl->dp = options.data_parallel;
+  if (impl->dp != nullptr) impl->policy_reducer = impl->dp->MakeReducer(params, "policy");
   impl->policy_opt =
       std::make_unique<OptimizerStep>(std::move(params), trainer, trainer.lr, "policy");
   if (impl->critic != nullptr) {
@@ -518,6 +554,7 @@ absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(
     if (critic_params.empty()) {
       return absl::InvalidArgumentError("the critic has no trainable parameters");
     }
+    if (impl->dp != nullptr) impl->critic_reducer = impl->dp->MakeReducer(critic_params, "critic");
     impl->critic_opt = std::make_unique<OptimizerStep>(std::move(critic_params), trainer,
                                                        trainer.critic_lr, "critic");
   }
@@ -537,6 +574,11 @@ absl::StatusOr<LearnerStep> Learner::Impl::RunStep(const std::vector<Trajectory>
   PONDER_RETURN_IF_ERROR(LossInputs(d, out));
   UpdateCounters counters;
   PONDER_RETURN_IF_ERROR(Update(d, step, out, counters));
+  if (dp != nullptr) {
+    std::vector<double> tokens = {static_cast<double>(counters.train_tokens)};
+    PONDER_RETURN_IF_ERROR(dp->Sum(tokens, "trained tokens"));
+    counters.train_tokens = static_cast<int64_t>(tokens[0]);
+  }
   const double seconds = Since(start);
   out.metrics["timing/update_s"] = seconds;
   out.metrics["timing/update_forward_s"] = counters.forward_s;

@@ -55,10 +55,15 @@ namespace ponder::trainer {
 // (GroupShaping, the group reward shaping hook, is in group_shaping.h: the controller binds
 // it to the `reward:` section with RewardGroupShaping.)
 
+class DataParallel;
+
 struct LearnerOptions {
   int64_t max_response_length = 0;  // the rollout's limit (seq-mean-token-sum-norm's constant)
   uint64_t seed = 1;                // mini-batch shuffling
   GroupShaping group_shaping;       // optional
+  // Trainer ranks (trainer/data_parallel.h): every rank calls Step with the same batch and
+  // computes its share of the rows; null: one rank. Must outlive the learner.
+  DataParallel* data_parallel = nullptr;
 };
 
 struct LearnerStep {

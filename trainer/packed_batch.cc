@@ -118,14 +118,17 @@ absl::StatusOr<at::Tensor> ValueRows(ValueModel& critic, const PackedBatch& b,
   return values->gather(1, Rows(b.positions, idx, T)).to(b.dtype);
 }
 
-absl::StatusOr<at::Tensor> FillAll(
-    const PackedBatch& b, int64_t max_tokens,
-    const std::function<absl::StatusOr<at::Tensor>(const std::vector<int64_t>&)>& fn) {
-  at::NoGradGuard no_grad;
-  at::Tensor out = at::zeros_like(b.mask);
+absl::StatusOr<at::Tensor> FillAll(const PackedBatch& b, int64_t max_tokens, const RowsFn& fn) {
   std::vector<int64_t> all(b.size);
   for (int64_t i = 0; i < b.size; ++i) all[i] = i;
-  for (const auto& rows : PackMicroBatches(all, b.lengths, max_tokens)) {
+  return FillRows(b, all, max_tokens, fn);
+}
+
+absl::StatusOr<at::Tensor> FillRows(const PackedBatch& b, const std::vector<int64_t>& some,
+                                    int64_t max_tokens, const RowsFn& fn) {
+  at::NoGradGuard no_grad;
+  at::Tensor out = at::zeros_like(b.mask);
+  for (const auto& rows : PackMicroBatches(some, b.lengths, max_tokens)) {
     PONDER_ASSIGN_OR_RETURN(at::Tensor part, fn(rows));
     at::Tensor idx = RowIndex(rows, b.device);
     out.index_copy_(0, idx, at::constant_pad_nd(part, {0, out.size(1) - part.size(1)}));

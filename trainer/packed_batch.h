@@ -52,8 +52,10 @@ absl::StatusOr<at::Tensor> ValueRows(ValueModel& critic, const PackedBatch& b,
 
 // A no-grad pass over the whole batch in micro-batches of at most `max_tokens` padded tokens,
 // filling [B, T] (zero outside the responses) from what `fn` returns for each one.
-absl::StatusOr<at::Tensor> FillAll(
-    const PackedBatch& b, int64_t max_tokens,
-    const std::function<absl::StatusOr<at::Tensor>(const std::vector<int64_t>&)>& fn);
+using RowsFn = std::function<absl::StatusOr<at::Tensor>(const std::vector<int64_t>&)>;
+absl::StatusOr<at::Tensor> FillAll(const PackedBatch& b, int64_t max_tokens, const RowsFn& fn);
+// The same over `rows` only (zero in the other rows): one trainer rank's share.
+absl::StatusOr<at::Tensor> FillRows(const PackedBatch& b, const std::vector<int64_t>& rows,
+                                    int64_t max_tokens, const RowsFn& fn);
 
 }  // namespace ponder::trainer

@@ -157,4 +157,31 @@ absl::StatusOr<RunState> RestoreRunState(const JobConfig& job, const std::string
   return state;
 }
 
+absl::StatusOr<int64_t> RestoreLearnerState(const std::string& checkpoint, Learner* learner) {
+  const fs::path path = fs::path(checkpoint) / "state.json";
+  PONDER_ASSIGN_OR_RETURN(std::string text, ReadText(path));
+  json state = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (state.is_discarded() || !state.is_object()) {
+    return absl::DataLossError(absl::StrCat("'", path.string(), "' is not JSON"));
+  }
+  int64_t step = 0;
+  try {
+    step = state.at("step").get<int64_t>();
+    PONDER_RETURN_IF_ERROR(learner->LoadState(state.at("learner").get<std::string>()));
+  } catch (const json::exception& e) {
+    return absl::DataLossError(absl::StrCat("'", path.string(), "' is incomplete: ", e.what()));
+  }
+  try {
+    torch::load(learner->policy_optimizer(), (fs::path(checkpoint) / "optimizer.pt").string());
+    if (learner->critic_optimizer() != nullptr) {
+      torch::load(*learner->critic_optimizer(),
+                  (fs::path(checkpoint) / "critic_optimizer.pt").string());
+    }
+  } catch (const c10::Error& e) {
+    return absl::DataLossError(absl::StrCat("loading optimizer state from '", checkpoint,
+                                            "': ", e.what_without_backtrace()));
+  }
+  return step;
+}
+
 }  // namespace ponder::trainer

@@ -56,4 +56,8 @@ absl::Status SaveRunState(const JobConfig& job, const RunState& state,
 absl::StatusOr<RunState> RestoreRunState(const JobConfig& job, const std::string& dir,
                                          const CheckpointedParts& parts);
 
+// What the trainer ranks other than rank 0 restore (trainer_ranks.h): the learner's state and
+// optimizers. Returns the checkpoint's step.
+absl::StatusOr<int64_t> RestoreLearnerState(const std::string& dir, Learner* learner);
+
 }  // namespace ponder::trainer
