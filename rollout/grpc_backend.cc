@@ -8,9 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/crc32c.h"
+#include "base/status.h"
 #include "ponder/v1/rollout.grpc.pb.h"
 #include "rollout/proto_convert.h"
 #include "rollout/weight_update.h"
+#include "rpc/channel.h"
+#include "rpc/security.h"
 
 namespace ponder::rollout {
 namespace {
@@ -26,8 +29,10 @@ class GenerateStream : public grpc::ClientReadReactor<v1::GenerateResponse> {
   GenerateStream(GenerateCallbacks callbacks) : callbacks_(std::move(callbacks)) {}
 
   void Start(v1::RolloutService::Stub* stub, std::shared_ptr<GenerateStream> self,
-             const GenerateRequest& request, absl::Duration default_timeout) {
+             const GenerateRequest& request, absl::Duration default_timeout,
+             const std::string& token) {
     self_ = std::move(self);
+    rpc::AttachToken(context_, token);
     ToProto(request, &request_);
     context_.set_deadline(request.deadline == absl::InfiniteFuture()
                               ? DeadlineAfter(default_timeout)
@@ -85,14 +90,16 @@ class GrpcRolloutBackend::Impl {
 absl::StatusOr<std::unique_ptr<GrpcRolloutBackend>> GrpcRolloutBackend::Connect(
     const std::string& address, const GrpcBackendOptions& options) {
   auto impl = std::make_unique<Impl>();
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(-1);
-  impl->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-  if (!impl->channel->WaitForConnected(DeadlineAfter(options.connect_timeout))) {
-    return absl::UnavailableError(absl::StrCat("no rollout server answers at ", address,
-                                               " (waited ",
-                                               absl::FormatDuration(options.connect_timeout), ")"));
-  }
+  rpc::ChannelOptions channel_options;
+  channel_options.tls = options.tls;
+  channel_options.authority = options.authority;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      rpc::MakeChannel(address, channel_options);
+  if (!channel.ok()) return channel.status();
+  impl->channel = *std::move(channel);
+  absl::Status connected =
+      rpc::WaitConnected(*impl->channel, "rollout worker", address, options.connect_timeout);
+  if (!connected.ok()) return connected;
   impl->stub = v1::RolloutService::NewStub(impl->channel);
   impl->options = options;
   impl->address = address;
@@ -105,7 +112,8 @@ GrpcRolloutBackend::~GrpcRolloutBackend() = default;
 absl::StatusOr<std::shared_ptr<GenerateCall>> GrpcRolloutBackend::StartGenerate(
     GenerateRequest request, GenerateCallbacks callbacks) {
   auto stream = std::make_shared<GenerateStream>(std::move(callbacks));
-  stream->Start(impl_->stub.get(), stream, request, impl_->options.generate_timeout);
+  stream->Start(impl_->stub.get(), stream, request, impl_->options.generate_timeout,
+                impl_->options.token);
   return std::shared_ptr<GenerateCall>(std::make_shared<StreamHandle>(std::move(stream)));
 }
 
@@ -113,6 +121,7 @@ absl::Status GrpcRolloutBackend::UpdateWeights(int64_t version,
                                                const std::vector<WeightTensor>& tensors) {
   grpc::ClientContext context;
   context.set_deadline(DeadlineAfter(impl_->options.update_timeout));
+  rpc::AttachToken(context, impl_->options.token);
   v1::UpdateWeightsResponse response;
   std::unique_ptr<grpc::ClientWriter<v1::UpdateWeightsRequest>> writer =
       impl_->stub->UpdateWeights(&context, &response);
@@ -143,16 +152,17 @@ absl::Status GrpcRolloutBackend::UpdateWeights(int64_t version,
   }
   writer->WritesDone();
   // When a write failed the server has already ended the call; Finish gives its reason.
-  return FromGrpcStatus(writer->Finish());
+  return Annotate(FromGrpcStatus(writer->Finish()), "rollout worker " + impl_->address);
 }
 
 absl::StatusOr<BackendStatus> GrpcRolloutBackend::GetStatus() {
   grpc::ClientContext context;
   context.set_deadline(DeadlineAfter(impl_->options.status_timeout));
+  rpc::AttachToken(context, impl_->options.token);
   v1::GetStatusRequest request;
   v1::RolloutStatus response;
   absl::Status status = FromGrpcStatus(impl_->stub->GetStatus(&context, request, &response));
-  if (!status.ok()) return status;
+  if (!status.ok()) return Annotate(status, "rollout worker " + impl_->address);
   return FromProto(response);
 }
 

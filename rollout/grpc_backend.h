@@ -15,10 +15,15 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "rollout/rollout.h"
+#include "rpc/tls_options.h"
 
 namespace ponder::rollout {
 
 struct GrpcBackendOptions {
+  std::string token;    // sent with every call when not empty
+  rpc::TlsOptions tls;  // ca (and cert + key for mTLS): connect with TLS
+  // The name on the worker's TLS certificate when the address is a resolved IP of it.
+  std::string authority;
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration generate_timeout = absl::Hours(24);
   absl::Duration update_timeout = absl::Minutes(10);
@@ -28,7 +33,8 @@ struct GrpcBackendOptions {
 
 class GrpcRolloutBackend : public RolloutBackend {
  public:
-  // Connects to "HOST:PORT"; Unavailable when no server answers within connect_timeout.
+  // Connects to "HOST:PORT"; Unavailable naming the address when no server answers within
+  // connect_timeout.
   static absl::StatusOr<std::unique_ptr<GrpcRolloutBackend>> Connect(
       const std::string& address, const GrpcBackendOptions& options = {});
   ~GrpcRolloutBackend() override;

@@ -11,6 +11,8 @@
 //                                #   ("": in memory only; `ponder train` then keeps them in
 //                                #   RUN_DIR/partial_rollouts, inside its checkpoints)
 //     address: ""                # host:port of a `ponder rollout` worker; "": in process
+//     token: ""                  # shared secret the worker requires ($PONDER_ROLLOUT_TOKEN)
+//     tls: {cert: "", key: "", ca: ""}  # ca: talk TLS to the worker (rpc/tls_options.h)
 //     sampling:
 //       temperature: 1.0         # 0 = greedy
 //       top_p: 1.0               # nucleus; 1 = off
@@ -36,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/config.h"
+#include "rpc/tls_options.h"
 
 namespace ponder::rollout {
 
@@ -119,6 +122,8 @@ struct RolloutOptions {
   int64_t max_step_tokens = 2048;
   std::string partial_store_dir;
   std::string address;
+  std::string token;
+  rpc::TlsOptions tls;
   SamplingOptions sampling;
 
   void Bind(config::Binder& b) {
@@ -129,6 +134,8 @@ struct RolloutOptions {
     b.Field("max_step_tokens", max_step_tokens).AtLeast(1);
     b.Field("partial_store_dir", partial_store_dir);
     b.Field("address", address);
+    b.Field("token", token);
+    b.Field("tls", tls);
     b.Field("sampling", sampling);
   }
   absl::Status Validate() const {

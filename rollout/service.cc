@@ -15,6 +15,7 @@
 #include "ponder/v1/rollout.grpc.pb.h"
 #include "rollout/proto_convert.h"
 #include "rollout/weight_update.h"
+#include "rpc/security.h"
 
 namespace ponder::rollout {
 namespace {
@@ -229,13 +230,24 @@ class UpdateWeightsReactor : public grpc::ServerReadReactor<v1::UpdateWeightsReq
   std::vector<WeightTensor> tensors_;
 };
 
+// A call turned away before it started (a missing or wrong token).
+template <typename Base>
+class Refused : public Base {
+ public:
+  explicit Refused(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
  public:
   RolloutServiceImpl(RolloutBackend* backend, const ServerOptions& options)
-      : backend_(backend), options_(options) {}
+      : backend_(backend), options_(options), auth_("RolloutService", options.token) {}
 
   grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override {
+    if (grpc::Status denied = auth_.Admit(*context, "Generate"); !denied.ok()) {
+      return new Refused<grpc::ServerWriteReactor<v1::GenerateResponse>>(denied);
+    }
     grpc::ServerWriteReactor<v1::GenerateResponse>* reactor = nullptr;
     GenerateReactor::Start(backend_, context, request, options_, &reactor);
     return reactor;
@@ -243,6 +255,9 @@ class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
 
   grpc::ServerReadReactor<v1::UpdateWeightsRequest>* UpdateWeights(
       grpc::CallbackServerContext* context, v1::UpdateWeightsResponse* response) override {
+    if (grpc::Status denied = auth_.Admit(*context, "UpdateWeights"); !denied.ok()) {
+      return new Refused<grpc::ServerReadReactor<v1::UpdateWeightsRequest>>(denied);
+    }
     return new UpdateWeightsReactor(backend_, response, options_);
   }
 
@@ -251,6 +266,10 @@ class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
                                       v1::RolloutStatus* response) override {
     const auto start = std::chrono::steady_clock::now();
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (grpc::Status denied = auth_.Admit(*context, "GetStatus"); !denied.ok()) {
+      reactor->Finish(denied);
+      return reactor;
+    }
     absl::StatusOr<BackendStatus> status = backend_->GetStatus();
     if (status.ok()) ToProto(*status, response);
     if (options_.on_call)
@@ -262,6 +281,7 @@ class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
  private:
   RolloutBackend* backend_;
   ServerOptions options_;
+  rpc::TokenCheck auth_;
 };
 
 }  // namespace
@@ -277,12 +297,15 @@ class RolloutServer::Impl {
 absl::StatusOr<std::unique_ptr<RolloutServer>> RolloutServer::Start(RolloutBackend* backend,
                                                                     const ServerOptions& options) {
   if (backend == nullptr) return absl::InvalidArgumentError("RolloutServer: no backend");
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      rpc::ServerCredentialsFor(options.tls);
+  if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
   auto impl = std::make_unique<Impl>();
   impl->service = std::make_unique<RolloutServiceImpl>(backend, options);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // Two workers on one port would silently split the traffic: refuse a port in use.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

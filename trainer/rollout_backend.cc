@@ -7,6 +7,7 @@
 #include "base/status.h"
 #include "rollout/engine.h"
 #include "rollout/grpc_backend.h"
+#include "rpc/security.h"
 
 namespace ponder::trainer {
 namespace {
@@ -86,8 +87,11 @@ absl::StatusOr<RolloutConnection> StartEngine(const JobConfig& job, const model:
 
 absl::StatusOr<RolloutConnection> ConnectWorker(const JobConfig& job, const model::Decoder& policy,
                                                 int64_t version) {
+  rollout::GrpcBackendOptions client;
+  client.token = rpc::TokenFrom("", "PONDER_ROLLOUT_TOKEN", job.rollout.token);
+  client.tls = job.rollout.tls;
   PONDER_ASSIGN_OR_RETURN(std::unique_ptr<rollout::GrpcRolloutBackend> remote,
-                          rollout::GrpcRolloutBackend::Connect(job.rollout.address));
+                          rollout::GrpcRolloutBackend::Connect(job.rollout.address, client));
   PONDER_ASSIGN_OR_RETURN(rollout::BackendStatus status, remote->GetStatus());
   RolloutConnection out;
   out.max_seq_len = status.max_context;

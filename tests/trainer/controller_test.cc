@@ -429,7 +429,7 @@ TEST_F(TrainTest, InProcessAndGrpcBackendsGiveTheSameMetrics) {
   ASSERT_EQ(local.exit_code, 0) << local.err;
   pt::CommandResult remote =
       Train("remote", absl::StrCat(overrides, " rollout.address=", rollout.address,
-                                   " reward.address=", reward.address));
+                                   " reward.addresses=[", reward.address, "]"));
   ASSERT_EQ(remote.exit_code, 0) << remote.err;
 
   std::map<int64_t, json> want = DeterministicMetrics(Path("local"));
