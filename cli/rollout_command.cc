@@ -21,6 +21,7 @@
 #include "rpc/security.h"
 #include "trainer/job_config.h"
 #include "trainer/serving_metrics.h"
+#include "trainer/worker_engine.h"
 
 namespace ponder::cli {
 namespace {
@@ -45,8 +46,9 @@ int Serve(const RolloutArgs& args) {
   }
   if (!args.model.empty()) job->model.path = args.model;
   if (!args.tokenizer.empty()) job->model.tokenizer = args.tokenizer;
-  if (job->model.path.empty()) {
-    std::cerr << "ponder rollout: no model: give --model PATH (or model.path in the config)\n";
+  if (job->model.path.empty() && args.config.empty()) {
+    std::cerr << "ponder rollout: no model: give --model PATH, or --config with model.path or "
+                 "model.init\n";
     return 2;
   }
   // Signals go to sigwait below, not to the threads the engine and gRPC start.
@@ -56,8 +58,7 @@ int Serve(const RolloutArgs& args) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<rollout::LoadedEngine> loaded =
-      rollout::LoadRolloutEngine(job->model, job->rollout);
+  absl::StatusOr<rollout::LoadedEngine> loaded = trainer::LoadWorkerEngine(*job);
   if (!loaded.ok()) {
     std::cerr << "ponder rollout: " << loaded.status().message() << "\n";
     return 1;
@@ -101,8 +102,9 @@ int Serve(const RolloutArgs& args) {
     return 1;
   }
   std::cout << "ponder rollout: listening on " << (*server)->address() << " (model "
-            << job->model.path << ", " << loaded->engine->num_slots() << " sequences of "
-            << loaded->engine->max_seq_len() << " tokens)" << std::endl;
+            << (job->model.path.empty() ? "model.init" : job->model.path) << ", "
+            << loaded->engine->num_slots() << " sequences of " << loaded->engine->max_seq_len()
+            << " tokens)" << std::endl;
   if (metrics)
     std::cout << "ponder rollout: metrics at " << metrics->url() << "/metrics" << std::endl;
   int signal = 0;

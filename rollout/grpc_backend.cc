@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <mutex>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -81,6 +82,8 @@ class StreamHandle : public GenerateCall {
 
 class GrpcRolloutBackend::Impl {
  public:
+  std::mutex mu;
+  std::set<grpc::ClientContext*> updates;  // in progress, guarded by mu
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::RolloutService::Stub> stub;
   GrpcBackendOptions options;
@@ -122,6 +125,18 @@ absl::Status GrpcRolloutBackend::UpdateWeights(int64_t version,
   grpc::ClientContext context;
   context.set_deadline(DeadlineAfter(impl_->options.update_timeout));
   rpc::AttachToken(context, impl_->options.token);
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->updates.insert(&context);
+  }
+  struct Forget {
+    Impl* impl;
+    grpc::ClientContext* context;
+    ~Forget() {
+      std::lock_guard<std::mutex> lock(impl->mu);
+      impl->updates.erase(context);
+    }
+  } forget{impl_.get(), &context};
   v1::UpdateWeightsResponse response;
   std::unique_ptr<grpc::ClientWriter<v1::UpdateWeightsRequest>> writer =
       impl_->stub->UpdateWeights(&context, &response);
@@ -165,5 +180,59 @@ absl::StatusOr<BackendStatus> GrpcRolloutBackend::GetStatus() {
   if (!status.ok()) return Annotate(status, "rollout worker " + impl_->address);
   return FromProto(response);
 }
+
+absl::Status GrpcRolloutBackend::UpdateWeightsShared(int64_t version,
+                                                     const std::vector<WeightTensor>& tensors,
+                                                     const SharedWeightsFile& file,
+                                                     uint32_t crc32c) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(impl_->options.update_timeout));
+  rpc::AttachToken(context, impl_->options.token);
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->updates.insert(&context);
+  }
+  v1::UpdateWeightsResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::UpdateWeightsRequest>> writer =
+      impl_->stub->UpdateWeights(&context, &response);
+  uint64_t total = 0;
+  for (const WeightTensor& t : tensors) total += t.bytes;
+  v1::UpdateWeightsRequest message;
+  message.mutable_begin()->set_version(version);
+  message.mutable_begin()->set_num_tensors(static_cast<uint32_t>(tensors.size()));
+  message.mutable_begin()->set_total_bytes(total);
+  if (writer->Write(message)) {
+    v1::SharedWeights* shared = message.mutable_shared();
+    shared->set_path(file.path());
+    shared->set_crc32c(crc32c);
+    for (const WeightTensor& t : tensors) {
+      v1::TensorChunk* c = shared->add_tensors();
+      c->set_name(t.name);
+      c->set_dtype(ToProto(t.dtype));
+      c->mutable_shape()->Assign(t.shape.begin(), t.shape.end());
+      c->set_offset(static_cast<uint64_t>(static_cast<const char*>(t.data) - file.data()));
+      c->set_total_bytes(t.bytes);
+    }
+    writer->Write(message);
+  }
+  writer->WritesDone();
+  absl::Status status = FromGrpcStatus(writer->Finish());
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->updates.erase(&context);
+  }
+  return Annotate(status, "rollout worker " + impl_->address);
+}
+
+void GrpcRolloutBackend::CancelUpdates() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (grpc::ClientContext* context : impl_->updates) context->TryCancel();
+}
+
+absl::Status GrpcRolloutBackend::CheckHealth(absl::Duration timeout) {
+  return Annotate(rpc::CheckHealth(impl_->channel, timeout), "rollout worker " + impl_->address);
+}
+
+const std::string& GrpcRolloutBackend::address() const { return impl_->address; }
 
 }  // namespace ponder::rollout

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "rollout/rollout.h"
+#include "rollout/shared_weights.h"
 #include "rpc/tls_options.h"
 
 namespace ponder::rollout {
@@ -44,7 +45,21 @@ class GrpcRolloutBackend : public RolloutBackend {
   // Streams the tensors in chunks with a CRC-32C; the server applies them only when all have
   // arrived intact.
   absl::Status UpdateWeights(int64_t version, const std::vector<WeightTensor>& tensors) override;
+  // The same through shared memory: `tensors` lie in `file` (rollout/shared_weights.h) and
+  // `crc32c` is that of their bytes in order. FailedPrecondition when the worker cannot open
+  // the file (it is not on this host): stream instead.
+  absl::Status UpdateWeightsShared(int64_t version, const std::vector<WeightTensor>& tensors,
+                                   const SharedWeightsFile& file, uint32_t crc32c);
   absl::StatusOr<BackendStatus> GetStatus() override;
+
+  // Cancels the weight updates in progress (they return CANCELLED), e.g. to a worker found
+  // dead or cut off: nothing waits for their deadline.
+  void CancelUpdates();
+
+  // The worker's standard gRPC health service (no token needed): OK when it serves.
+  absl::Status CheckHealth(absl::Duration timeout);
+
+  const std::string& address() const;
 
   class Impl;
 

@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "ponder/v1/rollout.grpc.pb.h"
 #include "rollout/proto_convert.h"
+#include "rollout/shared_weights.h"
 #include "rollout/weight_update.h"
 #include "rpc/security.h"
 
@@ -30,6 +31,17 @@ absl::StatusCode FromGrpcCode(const grpc::Status& status) {
   return static_cast<absl::StatusCode>(status.error_code());
 }
 
+// FAILED_PRECONDITION when the request expects a weight version the backend does not hold.
+absl::Status HoldsVersion(RolloutBackend* backend, const GenerateRequest& request) {
+  if (!request.expect_weight_version) return absl::OkStatus();
+  absl::StatusOr<BackendStatus> status = backend->GetStatus();
+  if (!status.ok()) return status.status();
+  if (status->weight_version == *request.expect_weight_version) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("this worker holds weight version ", status->weight_version, ", not ",
+                   *request.expect_weight_version, " (restarted?): it needs the weights again"));
+}
+
 // Generate: the backend's callbacks queue trajectories; one write is in flight at a time.
 // The reactor is shared by gRPC (until OnDone) and the backend's callbacks (until the backend
 // drops them), so it lives as long as either needs it.
@@ -43,6 +55,13 @@ class GenerateReactor : public grpc::ServerWriteReactor<v1::GenerateResponse> {
     self->self_ = self;
     *out = self.get();
     GenerateRequest request = FromProto(*proto, defaults);
+    if (absl::Status held = HoldsVersion(backend, request); !held.ok()) {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->backend_done_ = true;
+      self->status_ = ToGrpcStatus(held);
+      self->MaybeWriteLocked();
+      return;
+    }
     const auto deadline = context->deadline();
     if (deadline != std::chrono::system_clock::time_point::max()) {
       request.deadline = absl::FromChrono(deadline);
@@ -146,7 +165,7 @@ class UpdateWeightsReactor : public grpc::ServerReadReactor<v1::UpdateWeightsReq
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client closed its side
-      if (!assembler_.committed()) {
+      if (!assembler_.committed() && !shared_) {
         Done(grpc::Status(
             grpc::StatusCode::INVALID_ARGUMENT,
             absl::StrCat("UpdateWeights: the stream ended before the commit "
@@ -190,6 +209,9 @@ class UpdateWeightsReactor : public grpc::ServerReadReactor<v1::UpdateWeightsReq
         }
         break;
       }
+      case v1::UpdateWeightsRequest::kShared:
+        status = MapShared(message_.shared());
+        break;
       default:
         status = absl::InvalidArgumentError("UpdateWeights: an empty stream message");
     }
@@ -221,8 +243,33 @@ class UpdateWeightsReactor : public grpc::ServerReadReactor<v1::UpdateWeightsReq
     Finish(status);
   }
 
+  // The tensors of a `shared` part (rollout/shared_weights.h), mapped and checked.
+  absl::Status MapShared(const v1::SharedWeights& shared) {
+    if (!assembler_.begun() || shared_ || assembler_.bytes_received() > 0) {
+      return absl::InvalidArgumentError(
+          "UpdateWeights: shared weights must come right after the begin message, once");
+    }
+    std::vector<SharedTensor> layout;
+    for (const v1::TensorChunk& c : shared.tensors()) {
+      absl::StatusOr<WeightDType> dtype = FromProto(c.dtype(), c.name());
+      if (!dtype.ok()) return dtype.status();
+      layout.push_back({.name = c.name(),
+                        .dtype = *dtype,
+                        .shape = {c.shape().begin(), c.shape().end()},
+                        .offset = c.offset(),
+                        .bytes = c.total_bytes()});
+    }
+    absl::StatusOr<std::vector<WeightTensor>> tensors =
+        MapSharedWeights(shared.path(), layout, shared.crc32c());
+    if (!tensors.ok()) return tensors.status();
+    tensors_ = *std::move(tensors);
+    shared_ = true;
+    return absl::OkStatus();
+  }
+
   RolloutBackend* backend_;
   v1::UpdateWeightsResponse* response_;
+  bool shared_ = false;
   WeightUpdateAssembler assembler_;
   const CallObserver on_call_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
@@ -326,6 +373,12 @@ absl::StatusOr<std::unique_ptr<RolloutServer>> RolloutServer::Start(RolloutBacke
 }
 
 RolloutServer::~RolloutServer() { Shutdown(); }
+
+void RolloutServer::SetServing(bool serving) {
+  if (grpc::HealthCheckServiceInterface* health = impl_->server->GetHealthCheckService()) {
+    health->SetServingStatus(serving);
+  }
+}
 
 void RolloutServer::Shutdown() {
   if (!impl_) return;

@@ -52,6 +52,10 @@ class RolloutServer {
   // "HOST:PORT" with the port actually bound.
   std::string address() const { return address_; }
 
+  // Sets what the health service answers (SERVING at start). A worker about to stop says
+  // NOT_SERVING first, so that a trainer's pool moves its work elsewhere.
+  void SetServing(bool serving);
+
   // Stops accepting calls, cancels running ones and waits for them to end.
   void Shutdown();
   // Blocks until Shutdown (from another thread).

@@ -31,6 +31,7 @@
 #include "trainer/serving_metrics.h"
 #include "trainer/step_metrics.h"
 #include "trainer/training_models.h"
+#include "trainer/worker_report.h"
 
 namespace ponder::trainer {
 namespace fs = std::filesystem;
@@ -67,6 +68,10 @@ class Controller::Impl {
   absl::Status Setup(const JobConfig& job, const ControllerOptions& options);
   absl::Status Run();
   int64_t step() const { return state_.step; }
+  std::vector<rpc::WorkerStatus> Workers() const {
+    return reward_ == nullptr ? std::vector<rpc::WorkerStatus>{}
+                              : AllWorkers(rollout_.pool, *reward_);
+  }
 
  private:
   absl::Status LoadDataAndTokenizer();
@@ -248,6 +253,7 @@ absl::StatusOr<monitor::Metrics> Controller::Impl::RunStep(
   m["data/skipped_lines"] = static_cast<double>(data_.train.skipped_lines());
   m["rollout/weight_version"] = static_cast<double>(state_.step + 1);
   m["train/batch_samples"] = static_cast<double>(size);
+  AddWorkerMetrics(rollout_.pool, *reward_, &m);
   m["timing/step_s"] = Seconds(step_start);
   if (m.count("timing/gen_s") && m["timing/gen_s"] > 0) {
     m["perf/gen_tokens_per_s"] = m["rollout/generated_tokens"] / m["timing/gen_s"];
@@ -294,6 +300,9 @@ absl::Status Controller::Impl::Run() {
     const int64_t step = ++state_.step;
     PONDER_RETURN_IF_ERROR(sink_->Write(step, *metrics));
     PONDER_RETURN_IF_ERROR(sink_->WriteSamples(step, samples));
+    if (std::vector<rpc::WorkerStatus> workers = Workers(); !workers.empty()) {
+      PONDER_RETURN_IF_ERROR(WriteWorkersFile(job_.run.dir, step, workers));
+    }
     progress_->Step(step, *metrics);
     const bool last = step == total;
     if ((job_.eval.every > 0 && step % job_.eval.every == 0) || (last && job_.eval.at_end)) {
@@ -323,5 +332,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(const JobConfig& 
 absl::Status Controller::Run() { return impl_->Run(); }
 
 int64_t Controller::completed_steps() const { return impl_->step(); }
+
+std::vector<rpc::WorkerStatus> Controller::Workers() const { return impl_->Workers(); }
 
 }  // namespace ponder::trainer

@@ -6,8 +6,10 @@
 
 #include "base/status.h"
 #include "rollout/engine.h"
-#include "rollout/grpc_backend.h"
+#include "rollout/worker_pool.h"
 #include "rpc/security.h"
+#include "trainer/model_setup.h"
+#include "trainer/worker_engine.h"
 
 namespace ponder::trainer {
 namespace {
@@ -37,13 +39,11 @@ rollout::WeightDType WireDType(at::ScalarType type) {
   }
 }
 
-// Sends every parameter of the policy to a remote backend.
+// Sends every parameter of the policy to the pool of remote workers.
 class PushedWeights : public WeightSync {
  public:
-  // The worker's versions only go up, so one that already holds a version >= ours (a fresh
-  // one holds 0) gets ours shifted by `version_offset`.
-  PushedWeights(rollout::RolloutBackend* backend, model::Decoder policy, int64_t version_offset)
-      : backend_(backend), policy_(std::move(policy)), version_offset_(version_offset) {}
+  PushedWeights(rollout::RolloutBackend* backend, model::Decoder policy)
+      : backend_(backend), policy_(std::move(policy)) {}
 
   absl::Status Push(int64_t version) override {
     std::vector<rollout::WeightTensor> tensors;
@@ -56,13 +56,12 @@ class PushedWeights : public WeightSync {
                          .bytes = t->nbytes(),
                          .owner = t});
     }
-    return backend_->UpdateWeights(version + version_offset_, tensors);
+    return backend_->UpdateWeights(version, tensors);
   }
 
  private:
   rollout::RolloutBackend* backend_;
   model::Decoder policy_;
-  int64_t version_offset_;
 };
 
 absl::StatusOr<RolloutConnection> StartEngine(const JobConfig& job, const model::Decoder& policy,
@@ -85,27 +84,54 @@ absl::StatusOr<RolloutConnection> StartEngine(const JobConfig& job, const model:
   return out;
 }
 
-absl::StatusOr<RolloutConnection> ConnectWorker(const JobConfig& job, const model::Decoder& policy,
-                                                int64_t version) {
-  rollout::GrpcBackendOptions client;
-  client.token = rpc::TokenFrom("", "PONDER_ROLLOUT_TOKEN", job.rollout.token);
-  client.tls = job.rollout.tls;
-  PONDER_ASSIGN_OR_RETURN(std::unique_ptr<rollout::GrpcRolloutBackend> remote,
-                          rollout::GrpcRolloutBackend::Connect(job.rollout.address, client));
-  PONDER_ASSIGN_OR_RETURN(rollout::BackendStatus status, remote->GetStatus());
+rollout::PoolOptions PoolOptionsFor(const rollout::RolloutOptions& rollout) {
+  rollout::PoolOptions options;
+  options.addresses = rollout.addresses;
+  options.client.token = rpc::TokenFrom("", "PONDER_ROLLOUT_TOKEN", rollout.token);
+  options.client.tls = rollout.tls;
+  options.connect_timeout = absl::Seconds(rollout.connect_timeout_s);
+  options.health_interval = absl::Seconds(rollout.health_interval_s);
+  options.health_timeout = absl::Seconds(rollout.health_timeout_s);
+  options.client.status_timeout = options.health_timeout;
+  options.health_misses = static_cast<int>(rollout.health_misses);
+  options.resolve_interval = absl::Seconds(rollout.resolve_interval_s);
+  options.no_worker_timeout = absl::Seconds(rollout.no_worker_timeout_s);
+  options.shared_memory = rollout.shared_memory;
+  return options;
+}
+
+absl::StatusOr<RolloutConnection> ConnectWorkers(const JobConfig& job, const model::Decoder& policy,
+                                                 int64_t version) {
+  PONDER_ASSIGN_OR_RETURN(std::unique_ptr<rollout::RolloutPool> pool,
+                          rollout::RolloutPool::Connect(PoolOptionsFor(job.rollout)));
+  PONDER_ASSIGN_OR_RETURN(rollout::BackendStatus status, pool->GetStatus());
   RolloutConnection out;
   out.max_seq_len = status.max_context;
   if (job.rollout.max_seq_len > 0)
     out.max_seq_len = std::min(out.max_seq_len, job.rollout.max_seq_len);
-  // The worker starts from whatever it loaded; make it hold exactly our weights.
-  const int64_t offset = std::max<int64_t>(0, status.weight_version + 1 - version);
-  out.weights = std::make_unique<PushedWeights>(remote.get(), policy, offset);
-  out.backend = std::move(remote);
+  out.pool = pool.get();
+  out.weights = std::make_unique<PushedWeights>(pool.get(), policy);
+  out.backend = std::move(pool);
   PONDER_RETURN_IF_ERROR(out.weights->Push(version));
   return out;
 }
 
 }  // namespace
+
+absl::StatusOr<rollout::LoadedEngine> LoadWorkerEngine(const JobConfig& job) {
+  if (!job.model.path.empty()) return rollout::LoadRolloutEngine(job.model, job.rollout);
+  PONDER_ASSIGN_OR_RETURN(JobTokenizer tokenizer, LoadJobTokenizer(job.model));
+  const int64_t vocab = tokenizer.tokenizer->vocab_size();
+  PONDER_ASSIGN_OR_RETURN(model::Decoder policy, LoadPolicyModel(job.model, vocab));
+  rollout::LoadedEngine out;
+  out.tokenizer = tokenizer.tokenizer;
+  PONDER_ASSIGN_OR_RETURN(out.config, job.model.init.ToModelConfig(vocab));
+  rollout::EngineOptions options = rollout::EngineOptions::FromConfig(job.rollout);
+  options.model_name = "model.init";
+  PONDER_ASSIGN_OR_RETURN(out.engine,
+                          rollout::RolloutEngine::Create(policy.ptr(), options, out.tokenizer));
+  return out;
+}
 
 std::string RunPartialRolloutsDir(const std::string& run_dir) {
   return (fs::path(run_dir) / "partial_rollouts").string();
@@ -114,8 +140,8 @@ std::string RunPartialRolloutsDir(const std::string& run_dir) {
 absl::StatusOr<RolloutConnection> ConnectRollout(const JobConfig& job, const model::Decoder& policy,
                                                  std::shared_ptr<const model::Tokenizer> tokenizer,
                                                  int64_t version) {
-  if (job.rollout.address.empty()) return StartEngine(job, policy, std::move(tokenizer), version);
-  return ConnectWorker(job, policy, version);
+  if (!job.rollout.addresses.empty()) return ConnectWorkers(job, policy, version);
+  return StartEngine(job, policy, std::move(tokenizer), version);
 }
 
 }  // namespace ponder::trainer

@@ -2,10 +2,11 @@
 // whichever kind of rollout the job configures, so that the controller never asks which one
 // it holds.
 //
-//   in process (rollout.address empty): the engine runs on the trainer's own policy model, so
-//     the weights are shared and Push(v) is a version bump between two decode steps;
-//   remote (rollout.address: HOST:PORT, a `ponder rollout` worker): Push(v) streams every
-//     parameter to the worker (RolloutBackend::UpdateWeights).
+//   in process (rollout.addresses empty): the engine runs on the trainer's own policy model,
+//     so the weights are shared and Push(v) is a version bump between two decode steps;
+//   remote (rollout.addresses: `ponder rollout` workers, a rollout::RolloutPool): Push(v)
+//     streams every parameter to every live worker (RolloutBackend::UpdateWeights), and
+//     workers that join later get it too.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "model/decoder.h"
 #include "model/tokenizer.h"
 #include "rollout/rollout.h"
+#include "rollout/worker_pool.h"
 #include "trainer/job_config.h"
 
 namespace ponder::trainer {
@@ -32,7 +34,8 @@ class WeightSync {
 
 struct RolloutConnection {
   std::unique_ptr<rollout::RolloutBackend> backend;
-  std::unique_ptr<WeightSync> weights;  // refers to `backend`
+  std::unique_ptr<WeightSync> weights;         // refers to `backend`
+  const rollout::RolloutPool* pool = nullptr;  // `backend` when the workers are remote
   // Prompt plus response tokens a sequence may hold (rollout.max_seq_len, or the worker's).
   int64_t max_seq_len = 0;
   // The directory of paused partial rollouts that checkpoints keep (empty: none, e.g. when
@@ -43,8 +46,8 @@ struct RolloutConnection {
 // Where a run keeps its paused partial rollouts by default: RUN_DIR/partial_rollouts.
 std::string RunPartialRolloutsDir(const std::string& run_dir);
 
-// Starts the in-process engine on `policy`, or connects to the worker and pushes `policy`'s
-// weights to it; either way the rollout then holds weight version `version`.
+// Starts the in-process engine on `policy`, or connects to the workers and pushes `policy`'s
+// weights to them; either way the rollout then holds weight version `version`.
 absl::StatusOr<RolloutConnection> ConnectRollout(const JobConfig& job, const model::Decoder& policy,
                                                  std::shared_ptr<const model::Tokenizer> tokenizer,
                                                  int64_t version);
