@@ -64,15 +64,17 @@ class PushedWeights : public WeightSync {
   model::Decoder policy_;
 };
 
+// `keep_partials`: paused partial rollouts live in the run directory, for checkpoints.
 absl::StatusOr<RolloutConnection> StartEngine(const JobConfig& job, const model::Decoder& policy,
                                               std::shared_ptr<const model::Tokenizer> tokenizer,
-                                              int64_t version) {
+                                              int64_t version, bool keep_partials) {
   rollout::EngineOptions options = rollout::EngineOptions::FromConfig(job.rollout);
   options.initial_version = version;
   options.model_name = job.model.path;
   RolloutConnection out;
-  if (options.partial_store_dir.empty() && job.rollout.sampling.round_token_budget > 0) {
-    // Paused partial rollouts live in the run directory so that checkpoints can keep them.
+  if (!keep_partials) {
+    options.partial_store_dir.clear();
+  } else if (options.partial_store_dir.empty() && job.rollout.sampling.round_token_budget > 0) {
     options.partial_store_dir = RunPartialRolloutsDir(job.run.dir);
     out.partial_rollouts_dir = options.partial_store_dir;
   }
@@ -141,7 +143,35 @@ absl::StatusOr<RolloutConnection> ConnectRollout(const JobConfig& job, const mod
                                                  std::shared_ptr<const model::Tokenizer> tokenizer,
                                                  int64_t version) {
   if (!job.rollout.addresses.empty()) return ConnectWorkers(job, policy, version);
-  return StartEngine(job, policy, std::move(tokenizer), version);
+  if (job.trainer.mode == TrainerMode::kAsync) {
+    // The engine generates while the trainer updates the policy: it needs weights of its own.
+    return StartEngine(job, model::CloneDecoder(policy), std::move(tokenizer), version,
+                       /*keep_partials=*/true);
+  }
+  return StartEngine(job, policy, std::move(tokenizer), version, /*keep_partials=*/true);
+}
+
+absl::StatusOr<RolloutConnection> SharedWeightsEngine(
+    const JobConfig& job, const model::Decoder& policy,
+    std::shared_ptr<const model::Tokenizer> tokenizer, int64_t version) {
+  return StartEngine(job, policy, std::move(tokenizer), version, /*keep_partials=*/false);
+}
+
+std::shared_ptr<const WeightVersion> SnapshotWeights(const model::Decoder& policy,
+                                                     int64_t version) {
+  auto out = std::make_shared<WeightVersion>();
+  out->version = version;
+  torch::NoGradGuard no_grad;
+  for (const auto& item : policy->named_parameters()) {
+    auto t = std::make_shared<at::Tensor>(item.value().detach().to(at::kCPU).clone());
+    out->tensors.push_back({.name = item.key(),
+                            .dtype = WireDType(t->scalar_type()),
+                            .shape = t->sizes().vec(),
+                            .data = t->data_ptr(),
+                            .bytes = t->nbytes(),
+                            .owner = t});
+  }
+  return out;
 }
 
 }  // namespace ponder::trainer
