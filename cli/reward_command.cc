@@ -1,5 +1,8 @@
-// `ponder reward --listen HOST:PORT [--config FILE] [key=value ...]`: a reward server
-// (RewardService over gRPC) scoring with the job config's `reward:` section.
+// `ponder reward [--listen HOST:PORT] [--config FILE] [--token TOKEN] [key=value ...]`: a
+// reward server (RewardService over gRPC) scoring with the job config's `reward:` section.
+// It binds loopback unless told otherwise (--listen 0.0.0.0:PORT); the token comes from
+// --token, else $PONDER_REWARD_TOKEN, else reward.token; reward.tls.cert and .key make it
+// serve TLS (and reward.tls.ca makes it require client certificates signed by that CA).
 #include <signal.h>
 
 #include <iostream>
@@ -12,6 +15,7 @@
 #include "monitor/metrics_endpoint.h"
 #include "reward/reward.h"
 #include "reward/reward_server.h"
+#include "rpc/security.h"
 #include "trainer/job_config.h"
 #include "trainer/serving_metrics.h"
 
@@ -42,10 +46,16 @@ int Serve(const RewardArgs& args) {
   }
   reward::RewardOptions* options = &job->reward;
   if (args.threads >= 0) options->threads = args.threads;
-  std::string token = args.token;
-  if (token.empty()) {
-    const char* env = std::getenv("PONDER_REWARD_TOKEN");
-    token = env != nullptr ? env : options->token;
+  const std::string token = rpc::TokenFrom(args.token, "PONDER_REWARD_TOKEN", options->token);
+  absl::StatusOr<std::string> listen = rpc::ListenAddress(args.listen);
+  if (!listen.ok()) {
+    std::cerr << "ponder reward: --listen: " << listen.status().message() << "\n";
+    return 1;
+  }
+  if (!rpc::IsLoopbackAddress(*listen) && token.empty()) {
+    std::cerr << "ponder reward: warning: serving " << *listen
+              << " without a token: anyone who reaches it can use its sandbox (give --token "
+                 "or $PONDER_REWARD_TOKEN)\n";
   }
   // Block SIGINT/SIGTERM before any thread starts, then wait for them here.
   sigset_t signals;
@@ -61,7 +71,7 @@ int Serve(const RewardArgs& args) {
   }
   std::shared_ptr<const reward::Reward> scorer(std::move(*built));
   reward::RewardServerOptions server_options;
-  server_options.listen = args.listen;
+  server_options.listen = *listen;
   server_options.token = token;
   // /metrics (monitor.http): RPCs, verifier latency and outcomes, the scoring queue.
   monitor::Registry registry;
@@ -72,6 +82,7 @@ int Serve(const RewardArgs& args) {
     };
     server_options.on_item = trainer::RewardItemMetrics(registry);
   }
+  server_options.tls = options->tls;
   absl::StatusOr<std::unique_ptr<reward::RewardServer>> server =
       reward::RewardServer::Start(server_options, scorer);
   if (!server.ok()) {
@@ -112,8 +123,9 @@ void AddRewardCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "reward", "Serve verifiers over gRPC (RewardService) for trainers and remote clients");
   auto args = std::make_shared<RewardArgs>();
-  cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0 picks a free one)")
-      ->required();
+  cmd->add_option("--listen", args->listen,
+                  "HOST:PORT to listen on, or PORT alone for loopback (default 127.0.0.1:0: "
+                  "loopback, any free port)");
   cmd->add_option("--config", args->config, "job YAML file; its `reward:` section is served");
   cmd->add_option("--token", args->token,
                   "shared secret clients must send (default: $PONDER_REWARD_TOKEN, then "

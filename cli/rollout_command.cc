@@ -1,8 +1,11 @@
-// `ponder rollout --listen HOST:PORT --model PATH [--tokenizer PATH] [--config FILE]
-//  [key=value ...]`: a rollout worker. Loads the model, starts the engine with the job's
-// `rollout:` section and serves RolloutService until SIGINT or SIGTERM. The first line on
-// stdout says where it listens (useful with port 0); with monitor.http set, the next says where
-// /metrics is served.
+// `ponder rollout [--listen HOST:PORT] --model PATH [--tokenizer PATH] [--config FILE]
+//  [--token TOKEN] [key=value ...]`: a rollout worker. Loads the model, starts the engine with
+// the job's `rollout:` section and serves RolloutService until SIGINT or SIGTERM. The first
+// line on stdout says where it listens (useful with port 0); with monitor.http set, the next
+// says where /metrics is served. It binds loopback unless told otherwise (--listen
+// 0.0.0.0:PORT); the token comes from --token, else $PONDER_ROLLOUT_TOKEN, else
+// rollout.token; rollout.tls.cert and .key make it serve TLS (and rollout.tls.ca makes it
+// require client certificates signed by that CA).
 #include <pthread.h>
 #include <signal.h>
 
@@ -16,14 +19,17 @@
 #include "monitor/metrics_endpoint.h"
 #include "rollout/engine.h"
 #include "rollout/service.h"
+#include "rpc/security.h"
 #include "trainer/job_config.h"
 #include "trainer/serving_metrics.h"
+#include "trainer/worker_engine.h"
 
 namespace ponder::cli {
 namespace {
 
 struct RolloutArgs {
   std::string listen;
+  std::string token;
   std::string model;
   std::string tokenizer;
   std::string config;
@@ -41,8 +47,9 @@ int Serve(const RolloutArgs& args) {
   }
   if (!args.model.empty()) job->model.path = args.model;
   if (!args.tokenizer.empty()) job->model.tokenizer = args.tokenizer;
-  if (job->model.path.empty()) {
-    std::cerr << "ponder rollout: no model: give --model PATH (or model.path in the config)\n";
+  if (job->model.path.empty() && args.config.empty()) {
+    std::cerr << "ponder rollout: no model: give --model PATH, or --config with model.path or "
+                 "model.init\n";
     return 2;
   }
   model::SetComputeThreads(static_cast<int>(job->run.threads));
@@ -53,14 +60,25 @@ int Serve(const RolloutArgs& args) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<rollout::LoadedEngine> loaded =
-      rollout::LoadRolloutEngine(job->model, job->rollout);
+  absl::StatusOr<rollout::LoadedEngine> loaded = trainer::LoadWorkerEngine(*job);
   if (!loaded.ok()) {
     std::cerr << "ponder rollout: " << loaded.status().message() << "\n";
     return 1;
   }
+  absl::StatusOr<std::string> listen = rpc::ListenAddress(args.listen);
+  if (!listen.ok()) {
+    std::cerr << "ponder rollout: --listen: " << listen.status().message() << "\n";
+    return 1;
+  }
   rollout::ServerOptions server_options;
-  server_options.listen = args.listen;
+  server_options.listen = *listen;
+  server_options.token = rpc::TokenFrom(args.token, "PONDER_ROLLOUT_TOKEN", job->rollout.token);
+  server_options.tls = job->rollout.tls;
+  if (!rpc::IsLoopbackAddress(*listen) && server_options.token.empty()) {
+    std::cerr << "ponder rollout: warning: serving " << *listen
+              << " without a token: anyone who reaches it can generate and replace the "
+                 "weights (give --token or $PONDER_ROLLOUT_TOKEN)\n";
+  }
   server_options.defaults = job->rollout.sampling;
   // /metrics (monitor.http): the engine's status, read at each scrape, and the RPCs.
   monitor::Registry registry;
@@ -86,8 +104,9 @@ int Serve(const RolloutArgs& args) {
     return 1;
   }
   std::cout << "ponder rollout: listening on " << (*server)->address() << " (model "
-            << job->model.path << ", " << loaded->engine->num_slots() << " sequences of "
-            << loaded->engine->max_seq_len() << " tokens)" << std::endl;
+            << (job->model.path.empty() ? "model.init" : job->model.path) << ", "
+            << loaded->engine->num_slots() << " sequences of " << loaded->engine->max_seq_len()
+            << " tokens)" << std::endl;
   if (metrics)
     std::cout << "ponder rollout: metrics at " << metrics->url() << "/metrics" << std::endl;
   int signal = 0;
@@ -106,8 +125,12 @@ void AddRolloutCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd =
       app.add_subcommand("rollout", "Serve a model as a rollout worker (RolloutService over gRPC)");
   auto args = std::make_shared<RolloutArgs>();
-  cmd->add_option("--listen", args->listen, "HOST:PORT to serve on (port 0: any free port)")
-      ->required();
+  cmd->add_option("--listen", args->listen,
+                  "HOST:PORT to serve on, or PORT alone for loopback (default 127.0.0.1:0: "
+                  "loopback, any free port)");
+  cmd->add_option("--token", args->token,
+                  "shared secret every call must carry (default: $PONDER_ROLLOUT_TOKEN, then "
+                  "rollout.token)");
   cmd->add_option("--model", args->model, "Hugging Face model folder or llama2.c .bin checkpoint");
   cmd->add_option("--tokenizer", args->tokenizer,
                   "tokenizer file or folder (default: the model folder)");

@@ -72,9 +72,10 @@ struct TestOutcome {
 
 // Everything learned from running one sample.
 struct Evaluation {
-  std::string sandbox_failure;  // set: nothing here is the program's doing
-  std::string task_error;       // set: the ground truth's own code is broken
-  bool deadline_hit = false;    // the caller's deadline, not the task's limit, stopped a run
+  std::string sandbox_failure;       // set: nothing here is the program's doing
+  std::string task_error;            // set: the ground truth's own code is broken
+  bool deadline_hit = false;         // the caller's deadline passed before any run could start
+  bool stopped_by_deadline = false;  // a run was cut (a timeout) by the caller's deadline
   std::vector<TestOutcome> tests;
   std::string compile_output;
   std::string failing_stderr;
@@ -132,7 +133,14 @@ class Evaluator {
     double left = absl::ToDoubleSeconds(deadline_ - absl::Now());
     bool capped = left < command.limits.wall_s;
     if (left <= 0.05) {
-      eval_.deadline_hit = true;
+      // No time left to start: an error when nothing of the program has run yet, else the
+      // tests not reached time out.
+      if (!ran_) {
+        eval_.deadline_hit = true;
+      } else {
+        eval_.stopped_by_deadline = true;
+        FailAll("timeout", "not started: the item's deadline (reward.timeout_s) had passed");
+      }
       return std::nullopt;
     }
     if (capped) command.limits.wall_s = left;
@@ -147,9 +155,12 @@ class Evaluator {
       return std::nullopt;
     }
     if (capped && r->verdict == Verdict::kWallTimeout) {
-      eval_.deadline_hit = true;
-      return std::nullopt;
+      // The program was still running when the caller's deadline came: a timeout, like one
+      // of the task's own limit (score 0 for this test), not an error of the item.
+      eval_.stopped_by_deadline = true;
+      r->message = "still running at the item's deadline (reward.timeout_s)";
     }
+    ran_ = true;
     return *std::move(r);
   }
 
@@ -295,6 +306,7 @@ class Evaluator {
   SandboxLimits limits_;
   std::string nonce_ = NewNonce();
   SandboxSession* session_ = nullptr;
+  bool ran_ = false;  // a command has run
   Evaluation eval_;
 };
 
@@ -402,6 +414,7 @@ absl::StatusOr<VerifyResult> CodeVerifier::Score(const VerifyInput& input) const
   details["verdict"] = all ? std::string("passed") : eval.tests[first_failure].verdict;
   if (n <= 100) details["tests"] = verdicts;
   details["sandbox_seconds"] = eval.sandbox_seconds;
+  if (eval.stopped_by_deadline) details["stopped_by_deadline"] = true;
   if (first_failure >= 0) {
     const TestOutcome& t = eval.tests[first_failure];
     nlohmann::json failing;

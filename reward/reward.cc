@@ -12,6 +12,9 @@
 #include "reward/internal/thread_pool.h"
 
 namespace ponder::reward {
+namespace {
+constexpr absl::Duration kDeadlineGrace = absl::Seconds(1);
+}  // namespace
 
 struct Reward::Batch {
   std::mutex mu;
@@ -102,7 +105,10 @@ class Reward::Watchdog {
       lock.unlock();
       const int64_t now = absl::ToUnixNanos(absl::Now());
       for (const auto& b : live) {
-        const int64_t limit = absl::ToInt64Nanoseconds(b->timeout);
+        // Verifiers that honour VerifyInput::deadline (the code verifier stops the program
+        // and answers `timeout`) get a moment past it to answer before this error is given.
+        const int64_t limit =
+            absl::ToInt64Nanoseconds(b->timeout + std::min(b->timeout, kDeadlineGrace));
         for (size_t i = 0; i < b->inputs.size(); ++i) {
           int64_t started = b->started_ns[i].load(std::memory_order_acquire);
           if (started <= 0 || now - started <= limit) continue;

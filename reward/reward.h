@@ -2,8 +2,11 @@
 //
 // A Reward is built from the job config's `reward:` section (reward/reward_options.h): a
 // composite (weighted sum) of verifiers per data source, plus a thread pool that scores
-// batches concurrently with a per-item timeout. An item whose verifier fails or runs out of
-// time gets its own error; the rest of the batch is scored normally.
+// batches concurrently with a per-item timeout. Each item's VerifyInput::deadline is its
+// start plus the timeout: a verifier that honours it answers by then (the code verifier gives
+// a program still running a `timeout` verdict, score 0). An item whose verifier fails, or is
+// still busy min(timeout, 1 s) past the deadline, gets its own error (DeadlineExceeded); the
+// rest of the batch is scored normally.
 //
 //   PONDER_ASSIGN_OR_RETURN(std::unique_ptr<Reward> reward, Reward::Create(options));
 //   PONDER_ASSIGN_OR_RETURN(std::vector<ItemResult> results, reward->ScoreBatch(items, {}));

@@ -36,9 +36,12 @@ void RewardOptions::Bind(config::Binder& b) {
   b.Field("sources", sources);
   b.Field("threads", threads).AtLeast(0);
   b.Field("timeout_s", timeout_s).GreaterThan(0.0);
-  b.Field("address", address);
+  b.Field("addresses", addresses);
   b.Field("token", token);
+  b.Field("tls", tls);
   b.Field("rpc_timeout_s", rpc_timeout_s).GreaterThan(0.0);
+  b.Field("max_attempts", max_attempts).AtLeast(1);
+  b.Field("connect_timeout_s", connect_timeout_s).GreaterThan(0.0);
   b.Field("length_penalty", length_penalty);
   b.Field("overlong", overlong);
 }

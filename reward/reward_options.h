@@ -11,9 +11,15 @@
 //       countdown:
 //         - name: countdown
 //     threads: 0                 # scoring threads (0: one per core)
-//     timeout_s: 30              # per sample
-//     address: ""                # host:port of a `ponder reward` server; empty: in-process
-//     token: ""                  # shared secret for the server
+//     timeout_s: 30              # per sample; a program still running then is a `timeout`
+//     addresses: []              # `ponder reward` servers (HOST:PORT; a DNS name stands for
+//                                #   every address it resolves to); empty: in-process
+//     token: ""                  # shared secret the servers require ($PONDER_REWARD_TOKEN)
+//     tls: {cert: "", key: "", ca: ""}  # ca: talk TLS to the servers (rpc/tls_options.h)
+//     rpc_timeout_s: 300         # deadline of one Score call (a chunk of a batch)
+//     max_attempts: 4            # per chunk, over the servers, with backoff; then the
+//                                #   chunk's items are errors (reward/errors)
+//     connect_timeout_s: 30      # at start every server must answer within this
 //
 // Verifier names must be registered (reward/verifier_list.cc) and each `options` block is
 // decoded with that verifier's own options type at load time, so a typo in either is a
@@ -28,6 +34,7 @@
 #include "absl/status/status.h"
 #include "base/config.h"
 #include "reward/group_rewards.h"
+#include "rpc/tls_options.h"
 
 namespace ponder::reward {
 
@@ -50,9 +57,12 @@ struct RewardOptions {
   std::map<std::string, std::vector<RewardTermOptions>> sources;
   int64_t threads = 0;
   double timeout_s = 30.0;
-  std::string address;
+  std::vector<std::string> addresses;
   std::string token;
-  double rpc_timeout_s = 300.0;  // a whole batch sent to `address`
+  rpc::TlsOptions tls;
+  double rpc_timeout_s = 300.0;
+  int64_t max_attempts = 4;
+  double connect_timeout_s = 30.0;
   LengthPenaltyOptions length_penalty;
   OverlongOptions overlong;
 

@@ -10,21 +10,13 @@
 #include "base/logging.h"
 #include "ponder/v1/reward.grpc.pb.h"
 #include "reward/internal/proto_convert.h"
+#include "rpc/security.h"
 
 namespace ponder::reward {
 namespace {
 
 grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-// Compares without an early exit, so that timing does not reveal the token.
-bool SameSecret(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-  }
-  return diff == 0;
 }
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
@@ -56,7 +48,7 @@ class ScoreReactor : public grpc::ServerUnaryReactor {
 class RewardServer::Service : public ponder::v1::RewardService::CallbackService {
  public:
   Service(std::shared_ptr<const Reward> reward, const RewardServerOptions& options)
-      : reward_(std::move(reward)), token_(options.token), options_(options) {}
+      : reward_(std::move(reward)), auth_("RewardService", options.token), options_(options) {}
 
   int64_t in_flight() const { return in_flight_.load(); }
 
@@ -64,8 +56,8 @@ class RewardServer::Service : public ponder::v1::RewardService::CallbackService 
                                   const ponder::v1::ScoreRequest* request,
                                   ponder::v1::ScoreResponse* response) override {
     auto* reactor = new ScoreReactor(options_);
-    if (!Authorized(context, request->token())) {
-      reactor->Done(Unauthenticated());
+    if (grpc::Status denied = auth_.Admit(*context, "Score", request->token()); !denied.ok()) {
+      reactor->Done(denied);
       return reactor;
     }
     if (!(request->timeout_s() >= 0) || request->timeout_s() > 86400) {
@@ -117,11 +109,11 @@ class RewardServer::Service : public ponder::v1::RewardService::CallbackService 
                                           ponder::v1::ListVerifiersResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     const auto start = std::chrono::steady_clock::now();
-    if (!Authorized(context, "")) {
+    if (grpc::Status denied = auth_.Admit(*context, "ListVerifiers"); !denied.ok()) {
       if (options_.on_call) {
         options_.on_call("ListVerifiers", absl::StatusCode::kUnauthenticated, SecondsSince(start));
       }
-      reactor->Finish(Unauthenticated());
+      reactor->Finish(denied);
       return reactor;
     }
     for (const VerifierInfo& info : reward_->ListVerifiers()) {
@@ -136,25 +128,8 @@ class RewardServer::Service : public ponder::v1::RewardService::CallbackService 
   }
 
  private:
-  bool Authorized(grpc::CallbackServerContext* context, const std::string& request_token) const {
-    if (token_.empty()) return true;
-    if (!request_token.empty()) return SameSecret(request_token, token_);
-    auto it = context->client_metadata().find("authorization");
-    if (it == context->client_metadata().end()) return false;
-    std::string value(it->second.data(), it->second.size());
-    const std::string prefix = "Bearer ";
-    if (value.compare(0, prefix.size(), prefix) != 0) return false;
-    return SameSecret(value.substr(prefix.size()), token_);
-  }
-
-  static grpc::Status Unauthenticated() {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "this reward server requires a token: set reward.token (or "
-                        "ScoreRequest.token, or the header 'authorization: Bearer <token>')");
-  }
-
   std::shared_ptr<const Reward> reward_;
-  std::string token_;
+  rpc::TokenCheck auth_;
   RewardServerOptions options_;
   std::atomic<int64_t> in_flight_{0};
 };
@@ -166,11 +141,14 @@ absl::StatusOr<std::unique_ptr<RewardServer>> RewardServer::Start(
     return absl::InvalidArgumentError(absl::StrCat("listen address '", options.listen,
                                                    "' must be HOST:PORT, e.g. 0.0.0.0:50061"));
   }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      rpc::ServerCredentialsFor(options.tls);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<RewardServer> server(new RewardServer());
   server->service_ = std::make_unique<Service>(std::move(reward), options);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen, *credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   const int max_bytes = static_cast<int>(std::min<int64_t>(options.max_message_mb, 2000) << 20);
   builder.SetMaxReceiveMessageSize(max_bytes);

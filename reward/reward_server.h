@@ -2,7 +2,9 @@
 // `ListVerifiers`, and the standard gRPC health service. Served by `ponder reward --listen`.
 //
 // When a token is configured, every call must carry it: in ScoreRequest.token, or as the
-// metadata "authorization: Bearer <token>"; otherwise the call fails UNAUTHENTICATED.
+// metadata "authorization: Bearer <token>"; otherwise the call fails UNAUTHENTICATED and is
+// logged with the caller's address (rpc/security.h). With tls.cert and tls.key the server
+// speaks TLS only.
 // Items are scored on the Reward's pool; the gRPC threads never wait on a verifier.
 #pragma once
 
@@ -13,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "reward/reward.h"
+#include "rpc/tls_options.h"
 
 namespace grpc {
 class Server;
@@ -23,6 +26,7 @@ namespace ponder::reward {
 struct RewardServerOptions {
   std::string listen = "127.0.0.1:0";  // host:port; port 0 picks a free one
   std::string token;                   // required from clients when not empty
+  rpc::TlsOptions tls;                 // cert + key: serve TLS
   int64_t max_message_mb = 256;
   // For /metrics. Told of every call as it ends: the method ("Score", "ListVerifiers"), its
   // status code and duration in seconds.

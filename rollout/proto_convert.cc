@@ -77,6 +77,7 @@ GenerateRequest FromProto(const v1::GenerateRequest& in, const SamplingOptions& 
   out.request_id = in.request_id();
   out.return_text = in.return_text();
   out.resume_paused = in.resume_paused();
+  if (in.has_expect_weight_version()) out.expect_weight_version = in.expect_weight_version();
   out.prompts.reserve(static_cast<size_t>(in.prompts_size()));
   for (const v1::PromptRequest& p : in.prompts()) {
     PromptRequest q;
@@ -93,6 +94,7 @@ void ToProto(const GenerateRequest& in, v1::GenerateRequest* out) {
   out->set_request_id(in.request_id);
   out->set_return_text(in.return_text);
   out->set_resume_paused(in.resume_paused);
+  if (in.expect_weight_version) out->set_expect_weight_version(*in.expect_weight_version);
   for (const PromptRequest& p : in.prompts) {
     v1::PromptRequest* q = out->add_prompts();
     q->set_prompt_index(p.prompt_index);

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,9 @@ struct GenerateRequest {
   bool resume_paused = false;
   // Past it, unfinished samples come back as kAborted and the call ends DEADLINE_EXCEEDED.
   absl::Time deadline = absl::InfiniteFuture();
+  // Remote workers: the weight version the worker must hold when the call starts
+  // (FAILED_PRECONDITION otherwise; RolloutService checks it).
+  std::optional<int64_t> expect_weight_version;
 };
 
 // A run of generated tokens made by one weight version: token_ids[begin, end).

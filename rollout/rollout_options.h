@@ -12,7 +12,20 @@
 //     partial_store_dir: ""      # where paused partial rollouts are kept across restarts
 //                                #   ("": in memory only; `ponder train` then keeps them in
 //                                #   RUN_DIR/partial_rollouts, inside its checkpoints)
-//     address: ""                # host:port of a `ponder rollout` worker; "": in process
+//     addresses: []              # `ponder rollout` workers (HOST:PORT; a DNS name stands for
+//                                #   every address it resolves to, re-resolved every
+//                                #   resolve_interval_s); empty: the engine runs in process
+//     token: ""                  # shared secret the workers require ($PONDER_ROLLOUT_TOKEN)
+//     tls: {cert: "", key: "", ca: ""}  # ca: talk TLS to the workers (rpc/tls_options.h)
+//     connect_timeout_s: 60      # at start every worker must answer within this
+//     health_interval_s: 1       # each worker's gRPC health service is probed this often ...
+//     health_timeout_s: 2        # ... with this deadline; `health_misses` misses in a row
+//     health_misses: 2           #   (or a failed call) fail the worker: its unfinished
+//                                #   prompts go to the others; it rejoins when it answers
+//     resolve_interval_s: 30
+//     no_worker_timeout_s: 300   # with no worker alive, a step waits this long for one
+//     shared_memory: true        # workers on the trainer's host map new weights from
+//                                #   /dev/shm instead of receiving them through gRPC
 //     sampling:
 //       temperature: 1.0         # 0 = greedy
 //       top_p: 1.0               # nucleus; 1 = off
@@ -38,6 +51,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/config.h"
+#include "rpc/tls_options.h"
 
 namespace ponder::rollout {
 
@@ -121,7 +135,16 @@ struct RolloutOptions {
   int64_t max_step_tokens = 2048;
   int64_t kv_block_size = 16;
   std::string partial_store_dir;
-  std::string address;
+  std::vector<std::string> addresses;
+  std::string token;
+  rpc::TlsOptions tls;
+  double connect_timeout_s = 60;
+  double health_interval_s = 1;
+  double health_timeout_s = 2;
+  int64_t health_misses = 2;
+  double resolve_interval_s = 30;
+  double no_worker_timeout_s = 300;
+  bool shared_memory = true;
   SamplingOptions sampling;
 
   void Bind(config::Binder& b) {
@@ -132,7 +155,16 @@ struct RolloutOptions {
     b.Field("max_step_tokens", max_step_tokens).AtLeast(1);
     b.Field("kv_block_size", kv_block_size).AtLeast(1);
     b.Field("partial_store_dir", partial_store_dir);
-    b.Field("address", address);
+    b.Field("addresses", addresses);
+    b.Field("token", token);
+    b.Field("tls", tls);
+    b.Field("connect_timeout_s", connect_timeout_s).GreaterThan(0.0);
+    b.Field("health_interval_s", health_interval_s).GreaterThan(0.0);
+    b.Field("health_timeout_s", health_timeout_s).GreaterThan(0.0);
+    b.Field("health_misses", health_misses).AtLeast(1);
+    b.Field("resolve_interval_s", resolve_interval_s).GreaterThan(0.0);
+    b.Field("no_worker_timeout_s", no_worker_timeout_s).GreaterThan(0.0);
+    b.Field("shared_memory", shared_memory);
     b.Field("sampling", sampling);
   }
   absl::Status Validate() const {

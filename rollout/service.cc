@@ -14,7 +14,9 @@
 #include "absl/time/clock.h"
 #include "ponder/v1/rollout.grpc.pb.h"
 #include "rollout/proto_convert.h"
+#include "rollout/shared_weights.h"
 #include "rollout/weight_update.h"
+#include "rpc/security.h"
 
 namespace ponder::rollout {
 namespace {
@@ -27,6 +29,17 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 absl::StatusCode FromGrpcCode(const grpc::Status& status) {
   return static_cast<absl::StatusCode>(status.error_code());
+}
+
+// FAILED_PRECONDITION when the request expects a weight version the backend does not hold.
+absl::Status HoldsVersion(RolloutBackend* backend, const GenerateRequest& request) {
+  if (!request.expect_weight_version) return absl::OkStatus();
+  absl::StatusOr<BackendStatus> status = backend->GetStatus();
+  if (!status.ok()) return status.status();
+  if (status->weight_version == *request.expect_weight_version) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("this worker holds weight version ", status->weight_version, ", not ",
+                   *request.expect_weight_version, " (restarted?): it needs the weights again"));
 }
 
 // Generate: the backend's callbacks queue trajectories; one write is in flight at a time.
@@ -42,6 +55,13 @@ class GenerateReactor : public grpc::ServerWriteReactor<v1::GenerateResponse> {
     self->self_ = self;
     *out = self.get();
     GenerateRequest request = FromProto(*proto, defaults);
+    if (absl::Status held = HoldsVersion(backend, request); !held.ok()) {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->backend_done_ = true;
+      self->status_ = ToGrpcStatus(held);
+      self->MaybeWriteLocked();
+      return;
+    }
     const auto deadline = context->deadline();
     if (deadline != std::chrono::system_clock::time_point::max()) {
       request.deadline = absl::FromChrono(deadline);
@@ -145,7 +165,7 @@ class UpdateWeightsReactor : public grpc::ServerReadReactor<v1::UpdateWeightsReq
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client closed its side
-      if (!assembler_.committed()) {
+      if (!assembler_.committed() && !shared_) {
         Done(grpc::Status(
             grpc::StatusCode::INVALID_ARGUMENT,
             absl::StrCat("UpdateWeights: the stream ended before the commit "
@@ -189,6 +209,9 @@ class UpdateWeightsReactor : public grpc::ServerReadReactor<v1::UpdateWeightsReq
         }
         break;
       }
+      case v1::UpdateWeightsRequest::kShared:
+        status = MapShared(message_.shared());
+        break;
       default:
         status = absl::InvalidArgumentError("UpdateWeights: an empty stream message");
     }
@@ -220,8 +243,33 @@ class UpdateWeightsReactor : public grpc::ServerReadReactor<v1::UpdateWeightsReq
     Finish(status);
   }
 
+  // The tensors of a `shared` part (rollout/shared_weights.h), mapped and checked.
+  absl::Status MapShared(const v1::SharedWeights& shared) {
+    if (!assembler_.begun() || shared_ || assembler_.bytes_received() > 0) {
+      return absl::InvalidArgumentError(
+          "UpdateWeights: shared weights must come right after the begin message, once");
+    }
+    std::vector<SharedTensor> layout;
+    for (const v1::TensorChunk& c : shared.tensors()) {
+      absl::StatusOr<WeightDType> dtype = FromProto(c.dtype(), c.name());
+      if (!dtype.ok()) return dtype.status();
+      layout.push_back({.name = c.name(),
+                        .dtype = *dtype,
+                        .shape = {c.shape().begin(), c.shape().end()},
+                        .offset = c.offset(),
+                        .bytes = c.total_bytes()});
+    }
+    absl::StatusOr<std::vector<WeightTensor>> tensors =
+        MapSharedWeights(shared.path(), layout, shared.crc32c());
+    if (!tensors.ok()) return tensors.status();
+    tensors_ = *std::move(tensors);
+    shared_ = true;
+    return absl::OkStatus();
+  }
+
   RolloutBackend* backend_;
   v1::UpdateWeightsResponse* response_;
+  bool shared_ = false;
   WeightUpdateAssembler assembler_;
   const CallObserver on_call_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
@@ -229,13 +277,24 @@ class UpdateWeightsReactor : public grpc::ServerReadReactor<v1::UpdateWeightsReq
   std::vector<WeightTensor> tensors_;
 };
 
+// A call turned away before it started (a missing or wrong token).
+template <typename Base>
+class Refused : public Base {
+ public:
+  explicit Refused(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
  public:
   RolloutServiceImpl(RolloutBackend* backend, const ServerOptions& options)
-      : backend_(backend), options_(options) {}
+      : backend_(backend), options_(options), auth_("RolloutService", options.token) {}
 
   grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override {
+    if (grpc::Status denied = auth_.Admit(*context, "Generate"); !denied.ok()) {
+      return new Refused<grpc::ServerWriteReactor<v1::GenerateResponse>>(denied);
+    }
     grpc::ServerWriteReactor<v1::GenerateResponse>* reactor = nullptr;
     GenerateReactor::Start(backend_, context, request, options_, &reactor);
     return reactor;
@@ -243,6 +302,9 @@ class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
 
   grpc::ServerReadReactor<v1::UpdateWeightsRequest>* UpdateWeights(
       grpc::CallbackServerContext* context, v1::UpdateWeightsResponse* response) override {
+    if (grpc::Status denied = auth_.Admit(*context, "UpdateWeights"); !denied.ok()) {
+      return new Refused<grpc::ServerReadReactor<v1::UpdateWeightsRequest>>(denied);
+    }
     return new UpdateWeightsReactor(backend_, response, options_);
   }
 
@@ -251,6 +313,10 @@ class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
                                       v1::RolloutStatus* response) override {
     const auto start = std::chrono::steady_clock::now();
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (grpc::Status denied = auth_.Admit(*context, "GetStatus"); !denied.ok()) {
+      reactor->Finish(denied);
+      return reactor;
+    }
     absl::StatusOr<BackendStatus> status = backend_->GetStatus();
     if (status.ok()) ToProto(*status, response);
     if (options_.on_call)
@@ -262,6 +328,7 @@ class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
  private:
   RolloutBackend* backend_;
   ServerOptions options_;
+  rpc::TokenCheck auth_;
 };
 
 }  // namespace
@@ -277,12 +344,15 @@ class RolloutServer::Impl {
 absl::StatusOr<std::unique_ptr<RolloutServer>> RolloutServer::Start(RolloutBackend* backend,
                                                                     const ServerOptions& options) {
   if (backend == nullptr) return absl::InvalidArgumentError("RolloutServer: no backend");
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      rpc::ServerCredentialsFor(options.tls);
+  if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
   auto impl = std::make_unique<Impl>();
   impl->service = std::make_unique<RolloutServiceImpl>(backend, options);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // Two workers on one port would silently split the traffic: refuse a port in use.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -303,6 +373,12 @@ absl::StatusOr<std::unique_ptr<RolloutServer>> RolloutServer::Start(RolloutBacke
 }
 
 RolloutServer::~RolloutServer() { Shutdown(); }
+
+void RolloutServer::SetServing(bool serving) {
+  if (grpc::HealthCheckServiceInterface* health = impl_->server->GetHealthCheckService()) {
+    health->SetServingStatus(serving);
+  }
+}
 
 void RolloutServer::Shutdown() {
   if (!impl_) return;

@@ -6,7 +6,9 @@
 //   UpdateWeights  client-streaming: begin, chunks, commit (CRC-32C); applied only when the
 //                  stream is complete and the checksum matches (rollout/weight_update.h).
 //   GetStatus      load, cache use, weight version, throughput.
-// The standard gRPC health service is on.
+// The standard gRPC health service is on. With a token, every RolloutService call must carry
+// it ("authorization: Bearer <token>"); others end UNAUTHENTICATED and are logged with the
+// caller's address (rpc/security.h). With tls.cert and tls.key the server speaks TLS only.
 //
 //   PONDER_ASSIGN_OR_RETURN(auto server, RolloutServer::Start(engine.get(), {.listen =
 //   "0.0.0.0:50051"})); server->Wait();
@@ -19,11 +21,14 @@
 
 #include "absl/status/statusor.h"
 #include "rollout/rollout.h"
+#include "rpc/tls_options.h"
 
 namespace ponder::rollout {
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // HOST:PORT; port 0 picks a free port
+  std::string token;                   // required from clients when not empty
+  rpc::TlsOptions tls;                 // cert + key: serve TLS
   // Defaults for fields a client leaves at 0 (max_new_tokens).
   SamplingOptions defaults;
   // Largest message accepted (weight chunks are 4 MiB by default).
@@ -46,6 +51,10 @@ class RolloutServer {
   int port() const { return port_; }
   // "HOST:PORT" with the port actually bound.
   std::string address() const { return address_; }
+
+  // Sets what the health service answers (SERVING at start). A worker about to stop says
+  // NOT_SERVING first, so that a trainer's pool moves its work elsewhere.
+  void SetServing(bool serving);
 
   // Stops accepting calls, cancels running ones and waits for them to end.
   void Shutdown();

@@ -18,6 +18,7 @@
 #include "monitor/metrics.h"
 #include "monitor/sink_factory.h"
 #include "reward/reward_backend.h"
+#include "trainer/async_rollout.h"
 #include "trainer/checkpoint.h"
 #include "trainer/evaluation.h"
 #include "trainer/group_filter.h"
@@ -33,6 +34,7 @@
 #include "trainer/step_metrics.h"
 #include "trainer/trainer_ranks.h"
 #include "trainer/training_models.h"
+#include "trainer/worker_report.h"
 
 namespace ponder::trainer {
 namespace fs = std::filesystem;
@@ -69,6 +71,10 @@ class Controller::Impl {
   absl::Status Setup(const JobConfig& job, const ControllerOptions& options);
   absl::Status Run();
   int64_t step() const { return state_.step; }
+  std::vector<rpc::WorkerStatus> Workers() const {
+    return reward_ == nullptr ? std::vector<rpc::WorkerStatus>{}
+                              : AllWorkers(rollout_.pool, *reward_);
+  }
 
  private:
   absl::Status LoadDataAndTokenizer();
@@ -77,8 +83,13 @@ class Controller::Impl {
   absl::Status RunSteps();
   absl::StatusOr<monitor::Metrics> RunStep(std::vector<monitor::SampleRecord>* samples);
   absl::Status CollectRound(int64_t round, std::vector<Group>* groups, monitor::Metrics* counts);
+  // Async mode (async_rollout.h).
+  absl::Status StartPipeline();
+  absl::Status IssueAhead();
+  absl::Status TakeBatch(std::vector<Group>* groups, monitor::Metrics* m);
+  bool async() const { return job_.trainer.mode == TrainerMode::kAsync; }
   absl::Status Evaluate(int64_t step);
-  absl::Status SaveCheckpoint() { return SaveRunState(job_, state_, Parts()); }
+  absl::Status SaveCheckpoint();
   CheckpointedParts Parts() const;
   RoundContext Round() const;
   bool StopRequested() const {
@@ -100,6 +111,11 @@ class Controller::Impl {
   std::optional<ProgressPrinter> progress_;  // from the start of Run
   RunState state_;
   std::unique_ptr<TrainerRanks> ranks_;  // null: one rank
+  // Async mode: the rollout pipeline (declared after what it uses, so destroyed first), the
+  // next step whose batch is to be issued, and an engine on the live policy for evaluation.
+  std::optional<RolloutConnection> eval_rollout_;
+  std::unique_ptr<AsyncRollout> pipeline_;
+  int64_t next_batch_step_ = 0;
 };
 
 // ---- Set-up -------------------------------------------------------------------------------
@@ -145,6 +161,7 @@ absl::Status Controller::Impl::Setup(const JobConfig& job, const ControllerOptio
   }
   PONDER_ASSIGN_OR_RETURN(rollout_, ConnectRollout(job_, models_.policy, tokenizer_->tokenizer,
                                                    /*version=*/state_.step));
+  if (async()) PONDER_RETURN_IF_ERROR(StartPipeline());
   PONDER_ASSIGN_OR_RETURN(
       sink_, monitor::MakeMetricsSink(job.monitor, job.run.dir,
                                       checkpoint.empty() ? -1 : state_.step, options.metrics));
@@ -244,9 +261,14 @@ absl::StatusOr<monitor::Metrics> Controller::Impl::RunStep(
   monitor::Metrics m;
   std::vector<Group> groups;
   filter_->BeginBatch(job_.data.train_batch_size);
-  for (int64_t round = 0; filter_->NeedsGeneration(); ++round) {
+  if (async()) {
     filter_->CountGeneration();
-    PONDER_RETURN_IF_ERROR(CollectRound(round, &groups, &m));
+    PONDER_RETURN_IF_ERROR(TakeBatch(&groups, &m));
+  } else {
+    for (int64_t round = 0; filter_->NeedsGeneration(); ++round) {
+      filter_->CountGeneration();
+      PONDER_RETURN_IF_ERROR(CollectRound(round, &groups, &m));
+    }
   }
   PONDER_RETURN_IF_ERROR(filter_->FinishBatch());
 
@@ -268,8 +290,14 @@ absl::StatusOr<monitor::Metrics> Controller::Impl::RunStep(
     spdlog::warn("step {}: no finished samples to train on (all paused?)", state_.step + 1);
   }
   const auto sync_start = std::chrono::steady_clock::now();
-  PONDER_RETURN_IF_ERROR(rollout_.weights->Push(state_.step + 1));
-  m["timing/sync_s"] = Seconds(sync_start);
+  if (async()) {
+    // The rollout takes it when a batch made with it comes up (async_rollout.h).
+    pipeline_->Publish(SnapshotWeights(models_.policy, state_.step + 1));
+    m["timing/publish_s"] = Seconds(sync_start);
+  } else {
+    PONDER_RETURN_IF_ERROR(rollout_.weights->Push(state_.step + 1));
+    m["timing/sync_s"] = Seconds(sync_start);
+  }
 
   for (const Group& group : groups) {
     int64_t correct = 0;
@@ -284,11 +312,66 @@ absl::StatusOr<monitor::Metrics> Controller::Impl::RunStep(
   m["data/skipped_lines"] = static_cast<double>(data_.train.skipped_lines());
   m["rollout/weight_version"] = static_cast<double>(state_.step + 1);
   m["train/batch_samples"] = static_cast<double>(size);
+  AddWorkerMetrics(rollout_.pool, *reward_, &m);
   m["timing/step_s"] = Seconds(step_start);
   if (m.count("timing/gen_s") && m["timing/gen_s"] > 0) {
     m["perf/gen_tokens_per_s"] = m["rollout/generated_tokens"] / m["timing/gen_s"];
   }
   return m;
+}
+
+// ---- Async mode ---------------------------------------------------------------------------
+
+absl::Status Controller::Impl::StartPipeline() {
+  AsyncRollout::Parts parts;
+  parts.rollout = rollout_.backend.get();
+  parts.reward = reward_.get();
+  parts.context = Round();
+  parts.prompts = &state_.prompts;
+  parts.rollout_version = state_.step;
+  pipeline_ = std::make_unique<AsyncRollout>(parts);
+  next_batch_step_ = state_.step + static_cast<int64_t>(state_.in_flight.size());
+  pipeline_->Restore(std::move(state_.in_flight));
+  state_.in_flight.clear();
+  return absl::OkStatus();
+}
+
+absl::Status Controller::Impl::IssueAhead() {
+  const int64_t last = std::min(job_.trainer.steps - 1, state_.step + job_.trainer.rollout_ahead);
+  for (; next_batch_step_ <= last; ++next_batch_step_) {
+    // Made with the newest weights there are: those after state_.step updates.
+    PONDER_RETURN_IF_ERROR(
+        pipeline_->Submit(next_batch_step_, state_.step,
+                          sampler_->Sample(job_.data.train_batch_size, next_batch_step_)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Controller::Impl::TakeBatch(std::vector<Group>* groups, monitor::Metrics* m) {
+  PONDER_RETURN_IF_ERROR(IssueAhead());
+  double waited = 0;
+  PONDER_ASSIGN_OR_RETURN(BatchResult batch, pipeline_->Take(state_.step, &waited));
+  for (const auto& [name, value] : batch.counts) (*m)[name] += value;
+  (*m)["timing/idle_s/trainer"] = waited;
+  (*m)["timing/idle_s/rollout"] = pipeline_->TakeRolloutIdleSeconds();
+  DropStaleSamples(state_.step, job_.trainer.max_staleness, &batch.groups, m);
+  for (Group& group : batch.groups) {
+    std::vector<double> scores;
+    for (const ScoredSample& s : group.samples) scores.push_back(s.result.score);
+    group.kept = filter_->Offer(scores) == GroupVerdict::kKeep;
+    groups->push_back(std::move(group));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Controller::Impl::SaveCheckpoint() {
+  if (pipeline_) {
+    // What is in flight goes into the checkpoint: wait for it, and keep it scored.
+    PONDER_ASSIGN_OR_RETURN(state_.in_flight, pipeline_->Drain());
+  }
+  absl::Status saved = SaveRunState(job_, state_, Parts());
+  state_.in_flight.clear();
+  return saved;
 }
 
 absl::Status Controller::Impl::Evaluate(int64_t step) {
@@ -297,7 +380,20 @@ absl::Status Controller::Impl::Evaluate(int64_t step) {
   set.name = !job_.data.task.name.empty() ? job_.data.task.name
                                           : fs::path(job_.data.val_files.front()).stem().string();
   set.prompts = data_.val;
-  EvalContext context{.rollout = rollout_.backend.get(),
+  rollout::RolloutBackend* backend = rollout_.backend.get();
+  if (async()) {
+    // The pipeline's rollout holds older weights: evaluate on the live policy.
+    if (!eval_rollout_) {
+      PONDER_ASSIGN_OR_RETURN(
+          RolloutConnection shared,
+          SharedWeightsEngine(job_, models_.policy, tokenizer_->tokenizer, state_.step));
+      eval_rollout_.emplace(std::move(shared));
+    } else {
+      PONDER_RETURN_IF_ERROR(eval_rollout_->weights->Push(state_.step));
+    }
+    backend = eval_rollout_->backend.get();
+  }
+  EvalContext context{.rollout = backend,
                       .reward = reward_.get(),
                       .encoder = &tokenizer_->encoder,
                       .sampling = sampling_,
@@ -342,6 +438,9 @@ absl::Status Controller::Impl::RunSteps() {
     const int64_t step = ++state_.step;
     PONDER_RETURN_IF_ERROR(sink_->Write(step, *metrics));
     PONDER_RETURN_IF_ERROR(sink_->WriteSamples(step, samples));
+    if (std::vector<rpc::WorkerStatus> workers = Workers(); !workers.empty()) {
+      PONDER_RETURN_IF_ERROR(WriteWorkersFile(job_.run.dir, step, workers));
+    }
     progress_->Step(step, *metrics);
     const bool last = step == total;
     if ((job_.eval.every > 0 && step % job_.eval.every == 0) || (last && job_.eval.at_end)) {
@@ -371,5 +470,7 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Create(const JobConfig& 
 absl::Status Controller::Run() { return impl_->Run(); }
 
 int64_t Controller::completed_steps() const { return impl_->step(); }
+
+std::vector<rpc::WorkerStatus> Controller::Workers() const { return impl_->Workers(); }
 
 }  // namespace ponder::trainer

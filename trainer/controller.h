@@ -27,10 +27,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "monitor/prometheus.h"
+#include "rpc/worker_status.h"
 #include "trainer/job_config.h"
 
 namespace ponder::trainer {
@@ -65,6 +67,11 @@ class Controller {
 
   // The number of completed steps (the checkpoint step the run would write now).
   int64_t completed_steps() const;
+
+  // The run's rollout workers and reward servers (none when both run in process), e.g. for
+  // the dashboard's worker table; safe to call from another thread while Run runs. The run
+  // directory's workers.json holds the same after each step.
+  std::vector<rpc::WorkerStatus> Workers() const;
 
   class Impl;
 

@@ -33,6 +33,16 @@ void JobConfig::Bind(config::Binder& b) {
   b.Field("sft", sft);
 }
 
+absl::Status JobConfig::Validate() const {
+  if (trainer.mode == TrainerMode::kAsync && algorithm.filter_groups.enable) {
+    return absl::InvalidArgumentError(
+        "trainer.mode: async does not support algorithm.filter_groups (DAPO dynamic sampling "
+        "draws more prompts until a step's batch is full, which the rollout running ahead "
+        "cannot know); use trainer.mode: sync with it");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path,
                                         const std::vector<std::string>& overrides) {
   return config::LoadFile<JobConfig>(path, overrides);

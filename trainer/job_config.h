@@ -48,6 +48,7 @@ struct JobConfig {
   SftOptions sft;                   // trainer/sft.h (`ponder sft` only)
 
   void Bind(config::Binder& b);
+  absl::Status Validate() const;  // rules across sections
 };
 
 // Loads a job file and applies dotted `key=value` overrides.

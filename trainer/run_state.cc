@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "model/checkpoint.h"
+#include "trainer/batch_json.h"
 #include "trainer/checkpoint.h"
 #include "trainer/model_setup.h"
 #include "trainer/rollout_backend.h"
@@ -139,6 +140,10 @@ absl::Status SaveRunState(const JobConfig& job, const RunState& state,
   if (!parts.partial_rollouts_dir.empty()) {
     PONDER_RETURN_IF_ERROR(CopyTree(parts.partial_rollouts_dir, dir / "partial_rollouts"));
   }
+  if (!state.in_flight.empty()) {
+    PONDER_RETURN_IF_ERROR(
+        WriteText(dir / "in_flight.json", BatchesToJson(state.in_flight).dump() + "\n"));
+  }
   PONDER_RETURN_IF_ERROR(WriteText(dir / "state.json", StateJson(state, parts).dump(1) + "\n"));
   PONDER_RETURN_IF_ERROR(CommitCheckpoint(run_dir, dir.string(), state.step, job.checkpoint.keep));
   spdlog::info("saved checkpoint {}", CheckpointDir(run_dir, state.step));
@@ -149,6 +154,19 @@ absl::StatusOr<RunState> RestoreRunState(const JobConfig& job, const std::string
                                          const CheckpointedParts& parts) {
   const fs::path dir = checkpoint;
   PONDER_ASSIGN_OR_RETURN(RunState state, LoadStateJson(dir / "state.json", parts));
+  if (fs::exists(dir / "in_flight.json")) {
+    PONDER_ASSIGN_OR_RETURN(std::string text, ReadText(dir / "in_flight.json"));
+    json batches = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (batches.is_discarded()) {
+      return absl::DataLossError(
+          absl::StrCat("'", (dir / "in_flight.json").string(), "' is not JSON"));
+    }
+    absl::StatusOr<std::vector<BatchResult>> in_flight = BatchesFromJson(batches);
+    if (!in_flight.ok()) {
+      return Annotate(in_flight.status(), (dir / "in_flight.json").string());
+    }
+    state.in_flight = *std::move(in_flight);
+  }
   PONDER_RETURN_IF_ERROR(LoadTorchState(dir, parts));
   // The in-process engine's store of paused partial rollouts (rollout_backend.h).
   if (job.rollout.sampling.round_token_budget > 0 && job.rollout.partial_store_dir.empty()) {

@@ -7,6 +7,8 @@
 //   critic_optimizer.pt     the critic's
 //   rng.pt                  LibTorch's default CPU generator
 //   partial_rollouts/       paused partial rollouts of the in-process engine
+//   in_flight.json          async mode: the batches issued for later steps, scored
+//                           (batch_json.h)
 //   state.json              {"step", "next_prompt_uid", "pending": [[uid, index, left]...],
 //                            "sampler", "learner", "group_filter"} (their own state texts)
 //
@@ -20,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "model/decoder.h"
+#include "trainer/async_rollout.h"
 #include "trainer/group_filter.h"
 #include "trainer/job_config.h"
 #include "trainer/learner.h"
@@ -32,6 +35,8 @@ namespace ponder::trainer {
 struct RunState {
   int64_t step = 0;  // completed steps
   PromptsInFlight prompts;
+  // Async mode: batches issued for steps after `step`, generated and scored.
+  std::vector<BatchResult> in_flight;
 };
 
 // The parts of the run whose state a checkpoint keeps besides RunState. Not owned.

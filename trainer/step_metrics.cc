@@ -61,6 +61,47 @@ void AddSampleMetrics(const std::vector<Group>& groups, monitor::Metrics* metric
       groups.empty() ? 0 : static_cast<double>(zero_std) / static_cast<double>(groups.size());
 }
 
+void DropStaleSamples(int64_t trainer_version, int64_t max_staleness, std::vector<Group>* groups,
+                      monitor::Metrics* metrics) {
+  monitor::Metrics& m = *metrics;
+  std::vector<double> staleness, versions;
+  std::vector<double> histogram(static_cast<size_t>(max_staleness) + 1, 0.0);
+  double dropped = 0;
+  for (Group& group : *groups) {
+    std::vector<ScoredSample> kept;
+    for (ScoredSample& sample : group.samples) {
+      const rollout::Trajectory& t = sample.trajectory;
+      int64_t oldest = t.weight_version;
+      std::vector<int64_t> seen;
+      for (const rollout::Segment& s : t.segments) {
+        oldest = std::min(oldest, s.weight_version);
+        if (std::find(seen.begin(), seen.end(), s.weight_version) == seen.end()) {
+          seen.push_back(s.weight_version);
+        }
+      }
+      const int64_t behind = trainer_version - oldest;
+      if (behind > max_staleness) {
+        dropped += 1;
+        continue;
+      }
+      staleness.push_back(static_cast<double>(behind));
+      versions.push_back(static_cast<double>(std::max<size_t>(seen.size(), 1)));
+      histogram[static_cast<size_t>(std::max<int64_t>(behind, 0))] += 1;
+      kept.push_back(std::move(sample));
+    }
+    group.samples = std::move(kept);
+  }
+  groups->erase(std::remove_if(groups->begin(), groups->end(),
+                               [](const Group& g) { return g.samples.empty(); }),
+                groups->end());
+  m["rollout/dropped_stale"] = dropped;
+  monitor::AddSummary(m, "rollout/staleness", staleness);
+  monitor::AddSummary(m, "rollout/versions_per_sample", versions);
+  for (size_t k = 0; k < histogram.size(); ++k) {
+    m[absl::StrCat("rollout/staleness/count_", k)] = histogram[k];
+  }
+}
+
 std::vector<monitor::SampleRecord> SampleRecords(int64_t step, const std::vector<Group>& groups,
                                                  const TrainingBatch& batch,
                                                  const PromptDataset& train,

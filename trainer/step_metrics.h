@@ -30,6 +30,15 @@ TrainingBatch KeptSamples(const std::vector<Group>& groups);
 // Adds the rollout and reward metrics above.
 void AddSampleMetrics(const std::vector<Group>& groups, monitor::Metrics* metrics);
 
+// Async mode: drops the samples whose oldest token is more than `max_staleness` versions
+// behind `trainer_version` (the version the step trains with), counting them in
+// rollout/dropped_stale, and removes groups left empty. Over the samples kept it adds
+// rollout/staleness/{mean,max,min} (versions behind, from the oldest token), the histogram
+// rollout/staleness/count_<k> for k = 0..max_staleness, and
+// rollout/versions_per_sample/{mean,max,min} (versions a sample's tokens came from).
+void DropStaleSamples(int64_t trainer_version, int64_t max_staleness, std::vector<Group>* groups,
+                      monitor::Metrics* metrics);
+
 // Records of the batch's samples (at most `max_samples` when >= 0) for step `step` (from 1),
 // with each sample's shaped score and advantage from the learner.
 std::vector<monitor::SampleRecord> SampleRecords(int64_t step, const std::vector<Group>& groups,

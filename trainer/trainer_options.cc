@@ -25,9 +25,17 @@ void TrainerOptions::Bind(config::Binder& b) {
   b.Field("shuffle", shuffle);
   b.Field("recompute_logprobs", recompute_logprobs);
   b.Field("critic_warmup", critic_warmup).AtLeast(0);
+  b.Enum("mode", mode, {{"sync", TrainerMode::kSync}, {"async", TrainerMode::kAsync}});
+  b.Field("max_staleness", max_staleness).AtLeast(1);
+  b.Field("rollout_ahead", rollout_ahead).AtLeast(1);
 }
 
 absl::Status TrainerOptions::Validate() const {
+  if (rollout_ahead > max_staleness) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rollout_ahead (", rollout_ahead, ") must be <= max_staleness (", max_staleness,
+        "): samples made that far ahead would all be too old to train on"));
+  }
   for (double beta : betas) {
     if (!(beta >= 0.0 && beta < 1.0)) {
       return absl::InvalidArgumentError(absl::StrCat("betas must be in [0, 1) (got ", beta, ")"));

@@ -18,6 +18,11 @@
 //     shuffle: true               # reshuffle mini-batches each epoch
 //     recompute_logprobs: true    # old log-probs from the trainer (else the rollout's)
 //     critic_warmup: 0            # first steps train only the critic
+//     mode: sync                  # or async: rollout generates while the trainer trains
+//     max_staleness: 1            # async: a sample whose oldest token is more than this
+//                                 #   many weight versions behind the trainer is dropped
+//     rollout_ahead: 1            # async: steps the rollout runs ahead of training (its
+//                                 #   samples are then this many versions old; <= max_staleness)
 //
 // Names follow verl (`actor.optim.lr`, `ppo_epochs`, `ppo_mini_batch_size`, `grad_clip`,
 // `lr_warmup_steps`, `min_lr_ratio`, `critic_warmup`).
@@ -32,6 +37,7 @@
 namespace ponder::trainer {
 
 enum class LrSchedulerType { kConstant, kCosine };
+enum class TrainerMode { kSync, kAsync };
 
 struct TrainerOptions {
   int64_t steps = 100;
@@ -50,6 +56,9 @@ struct TrainerOptions {
   bool shuffle = true;
   bool recompute_logprobs = true;
   int64_t critic_warmup = 0;
+  TrainerMode mode = TrainerMode::kSync;
+  int64_t max_staleness = 1;
+  int64_t rollout_ahead = 1;
 
   void Bind(config::Binder& b);
   absl::Status Validate() const;

@@ -6,7 +6,6 @@
 #include <memory>
 #include <string>
 
-#include "ponder/v1/control.pb.h"
 #include "ponder/v1/reward.pb.h"
 #include "ponder/v1/rollout.pb.h"
 #include "ponder/v1/tensor.pb.h"
@@ -129,27 +128,6 @@ TEST(ProtoRoundTripTest, RewardMessages) {
   ExpectRoundTrip(ScoreResponse(), R"pb(results { id: "a" score: 1 })pb");
   ExpectRoundTrip(ListVerifiersResponse(),
                   R"pb(verifiers { name: "math" description: "answers" })pb");
-}
-
-TEST(ProtoRoundTripTest, ControlMessages) {
-  ExpectRoundTrip(WorkerInfo(), R"pb(role: WORKER_ROLE_ROLLOUT
-                                     address: "10.0.0.2:50051"
-                                     hostname: "gpu-3"
-                                     device: "cuda:0"
-                                     capacity: 256
-                                     version: "0.1.0")pb");
-  ExpectRoundTrip(RegisterRequest(), R"pb(worker { role: WORKER_ROLE_REWARD }
-                                          token: "t")pb");
-  ExpectRoundTrip(RegisterResponse(),
-                  R"pb(worker_id: "w1" heartbeat_interval_s: 5 weight_version: 3)pb");
-  ExpectRoundTrip(HeartbeatRequest(), R"pb(worker_id: "w1" load: 12 weight_version: 3)pb");
-  ExpectRoundTrip(HeartbeatResponse(), R"pb(registered: true weight_version: 4)pb");
-  ExpectRoundTrip(JobStatus(), R"pb(run_name: "demo"
-                                    step: 5
-                                    total_steps: 100
-                                    weight_version: 5
-                                    state: "running"
-                                    workers { role: WORKER_ROLE_ROLLOUT })pb");
 }
 
 TEST(ProtoRoundTripTest, TokenIdsArePacked) {

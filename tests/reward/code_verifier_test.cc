@@ -12,6 +12,9 @@
 #include "gtest/gtest.h"
 #include "reward/code_harness.h"
 #include "reward/code_task.h"
+#include "reward/reward.h"
+#include "reward/reward_backend.h"
+#include "reward/reward_server.h"
 #include "reward/verifier_registry.h"
 #include "tests/reward/code_datasets.h"
 #include "tests/reward/sandbox_testing.h"
@@ -550,7 +553,10 @@ TEST(CodeVerifierErrors, SandboxFailuresAreItemErrorsNotScores) {
   EXPECT_THAT(r.status().message(), HasSubstr("not the program's fault"));
 }
 
-TEST(CodeVerifierErrors, TheCallersDeadlineIsAnErrorNotATimeout) {
+// A program still running when the caller's per-item deadline passes (below the sandbox's
+// own limit) is a `timeout` verdict with score 0; only a deadline that leaves no time to
+// start anything is an error of the item.
+TEST(CodeVerifierErrors, TheCallersDeadlineStopsTheProgramWithATimeoutVerdict) {
   PONDER_REQUIRE_SANDBOX();
   CodeOptions options;
   options.sandbox.slots = 1;
@@ -559,12 +565,50 @@ TEST(CodeVerifierErrors, TheCallersDeadlineIsAnErrorNotATimeout) {
   VerifyInput input;
   input.response = "```python\nwhile True: pass\n```";
   input.ground_truth = kAddTests;
-  input.deadline = absl::Now() + absl::Milliseconds(500);
+  input.deadline = absl::Now() + absl::Milliseconds(1500);
   absl::StatusOr<VerifyResult> r = (*v)->Score(input);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->score, 0.0);
+  EXPECT_EQ(r->correct, false);
+  EXPECT_EQ(r->details["verdict"], "timeout");
+  EXPECT_EQ(r->details["stopped_by_deadline"], true);
+  input.deadline = absl::Now() - absl::Seconds(1);
+  r = (*v)->Score(input);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
-  input.deadline = absl::Now() - absl::Seconds(1);
-  EXPECT_EQ((*v)->Score(input).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(r.status().message(), HasSubstr("deadline passed before"));
+}
+
+// The issue this guards against: a trainer asking for a per-item timeout below the sandbox's
+// own limit (reward.timeout_s 1 s against limits.wall_s 10 s) got an error back for an
+// infinite loop, which dropped the sample or stopped the run. Through a reward server it is
+// a scored `timeout`.
+TEST(CodeVerifierErrors, ARequestTimeoutBelowTheSandboxLimitGivesATimeoutVerdictOverGrpc) {
+  PONDER_REQUIRE_SANDBOX();
+  RewardOptions options;
+  options.verifiers[0].name = "code";
+  options.threads = 1;
+  absl::StatusOr<std::unique_ptr<Reward>> reward = Reward::Create(options);
+  ASSERT_TRUE(reward.ok()) << reward.status();
+  absl::StatusOr<std::unique_ptr<RewardServer>> server =
+      RewardServer::Start({}, std::shared_ptr<const Reward>(std::move(*reward)));
+  ASSERT_TRUE(server.ok()) << server.status();
+  RewardClientOptions client;
+  client.addresses = {(*server)->address()};
+  absl::StatusOr<std::unique_ptr<GrpcRewardBackend>> backend = GrpcRewardBackend::Create(client);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  VerifyInput input;
+  input.response = "```python\nwhile True: pass\n```";
+  input.ground_truth = kAddTests;
+  BatchOptions batch;
+  batch.timeout = absl::Seconds(1);
+  absl::StatusOr<std::vector<ItemResult>> results = (*backend)->Score({input}, batch);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 1u);
+  const ItemResult& r = (*results)[0];
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.result.score, 0.0);
+  EXPECT_EQ(r.result.details["verdict"], "timeout");
 }
 
 TEST(CodeVerifierErrors, RegisteredWithTypedOptions) {

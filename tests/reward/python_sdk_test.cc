@@ -83,9 +83,9 @@ TEST_F(PythonSdkTest, RemoteVerifierScoresThroughThePythonServer) {
 TEST_F(PythonSdkTest, ListsItsVerifierAndAnswersHealthChecks) {
   Start();
   RewardClientOptions options;
-  options.address = address_;
+  options.addresses = {address_};
   auto client = GrpcRewardBackend::Create(options);
-  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(client.ok()) << client.status();
   auto list = (*client)->ListVerifiers();
   ASSERT_TRUE(list.ok()) << list.status();
   ASSERT_EQ(list->size(), 1u);

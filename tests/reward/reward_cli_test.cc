@@ -136,10 +136,10 @@ TEST(RewardCommandTest, ServesUntilSignalled) {
   address = address.substr(0, address.find(' '));
 
   RewardClientOptions client;
-  client.address = address;
+  client.addresses = {address};
   client.token = "abc";
   auto backend = GrpcRewardBackend::Create(client);
-  ASSERT_TRUE(backend.ok());
+  ASSERT_TRUE(backend.ok()) << backend.status();
   VerifyInput input;
   input.response = "The answer is 1,234.";
   input.ground_truth = "1234";
@@ -147,9 +147,11 @@ TEST(RewardCommandTest, ServesUntilSignalled) {
   ASSERT_TRUE(results.ok()) << results.status();
   ASSERT_EQ(results->size(), 2u);
   EXPECT_EQ((*results)[1].result.correct, true);
-  client.token = "";
-  auto refused = (*GrpcRewardBackend::Create(client))->Score({input}, {});
+  client.token = "";  // refused at the start, naming the server
+  auto refused = GrpcRewardBackend::Create(client);
+  ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr(address));
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 
@@ -166,7 +168,7 @@ TEST(RewardCommandTest, ServesPrometheusMetricsWithMonitorHttp) {
   const int port = std::stoi(line.substr(line.rfind(':') + 1));
 
   RewardClientOptions client;
-  client.address = address;
+  client.addresses = {address};
   auto backend = GrpcRewardBackend::Create(client);
   ASSERT_TRUE(backend.ok());
   VerifyInput math;
@@ -208,6 +210,10 @@ TEST(RewardCommandTest, BadListenAddressFails) {
   auto r = testing::RunCommand(Ponder() + " reward --listen nowhere");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("listen address 'nowhere' must be HOST:PORT"));
+  // A port alone binds loopback.
+  r = testing::RunCommand(Ponder() + " reward --listen 70000");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("listen port 70000 is not in [0, 65535]"));
 }
 
 }  // namespace

@@ -72,12 +72,16 @@ class RewardServiceTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }
-  std::unique_ptr<GrpcRewardBackend> Client(const std::string& token = "", size_t chunk = 256) {
+  absl::StatusOr<std::unique_ptr<GrpcRewardBackend>> Connect(const std::string& token = "",
+                                                             size_t chunk = 256) {
     RewardClientOptions options;
-    options.address = server_->address();
+    options.addresses = {server_->address()};
     options.token = token;
     options.max_batch_items = chunk;
-    auto client = GrpcRewardBackend::Create(options);
+    return GrpcRewardBackend::Create(options);
+  }
+  std::unique_ptr<GrpcRewardBackend> Client(const std::string& token = "", size_t chunk = 256) {
+    auto client = Connect(token, chunk);
     EXPECT_TRUE(client.ok()) << client.status();
     return std::move(*client);
   }
@@ -113,12 +117,15 @@ TEST_F(RewardServiceTest, GrpcBackendMatchesInProcess) {
 
 TEST_F(RewardServiceTest, TokenIsRequiredWhenConfigured) {
   StartServer("s3cret");
-  auto refused = Client()->Score(Items(), {});
+  // Refused at the start (the client checks the token before any work), naming the server.
+  auto refused = Connect();
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("requires a token"));
-  auto wrong = Client("s3cres")->ListVerifiers();
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr(server_->address()));
+  auto wrong = Connect("s3cres");
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(wrong.status().message()), HasSubstr("is wrong"));
   auto ok = Client("s3cret")->Score(Items(), {});
   ASSERT_TRUE(ok.ok()) << ok.status();
   auto list = Client("s3cret")->ListVerifiers();
@@ -227,19 +234,72 @@ TEST(RewardServerTest, BadListenAddressIsAnError) {
   EXPECT_THAT(std::string(server.status().message()), HasSubstr("cannot listen on 203.0.113.7:0"));
 }
 
-TEST(MakeRewardBackendTest, PicksByAddress) {
+TEST(MakeRewardBackendTest, PicksByAddressesAndNamesAMissingServer) {
   RewardOptions options;
   auto local = MakeRewardBackend(options);
   ASSERT_TRUE(local.ok());
   EXPECT_NE(dynamic_cast<LocalRewardBackend*>(local->get()), nullptr);
-  options.address = "127.0.0.1:9";
+  auto reward = Reward::Create(options);
+  ASSERT_TRUE(reward.ok());
+  auto server = RewardServer::Start({}, std::shared_ptr<const Reward>(std::move(*reward)));
+  ASSERT_TRUE(server.ok()) << server.status();
+  options.addresses = {(*server)->address()};
   auto remote = MakeRewardBackend(options);
-  ASSERT_TRUE(remote.ok());
+  ASSERT_TRUE(remote.ok()) << remote.status();
   EXPECT_NE(dynamic_cast<GrpcRewardBackend*>(remote->get()), nullptr);
-  options.address = "nonsense";
+  options.addresses = {(*server)->address(), "127.0.0.1:9"};
+  options.connect_timeout_s = 0.5;
+  auto missing = MakeRewardBackend(options);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(missing.status().message()),
+              HasSubstr("no reward server answers at 127.0.0.1:9"));
+  options.addresses = {"nonsense"};
   auto bad = MakeRewardBackend(options);
   ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("reward.addresses"));
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("must be HOST:PORT"));
+}
+
+// Two servers: one dies; its chunks go to the other after a backoff and nothing is lost.
+// With every server gone, the items become errors (per item, after max_attempts), counted.
+TEST(GrpcRewardBackendTest, RetriesOnAnotherServerThenGivesPerItemErrors) {
+  RewardOptions config;
+  auto made = Reward::Create(config);
+  ASSERT_TRUE(made.ok());
+  std::shared_ptr<const Reward> reward(std::move(*made));
+  auto a = RewardServer::Start({}, reward);
+  auto b = RewardServer::Start({}, reward);
+  ASSERT_TRUE(a.ok() && b.ok());
+  RewardClientOptions options;
+  options.addresses = {(*a)->address(), (*b)->address()};
+  options.max_batch_items = 2;
+  options.backoff.initial = absl::Milliseconds(20);
+  auto client = GrpcRewardBackend::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  (*b)->Shutdown(absl::ZeroDuration());
+  std::vector<VerifyInput> items = Items();
+  auto got = (*client)->Score(items, {});
+  ASSERT_TRUE(got.ok()) << got.status();
+  LocalRewardBackend local(reward);
+  auto want = local.Score(items, {});
+  ASSERT_TRUE(want.ok());
+  for (size_t i = 0; i < items.size(); ++i) {
+    EXPECT_EQ((*got)[i].status, (*want)[i].status) << i;
+    EXPECT_DOUBLE_EQ((*got)[i].result.score, (*want)[i].result.score) << i;
+  }
+  EXPECT_GE((*client)->Counts().retries, 1);
+  EXPECT_EQ((*client)->Counts().failed_items, 0);
+
+  (*a)->Shutdown(absl::ZeroDuration());
+  got = (*client)->Score(items, {});
+  ASSERT_TRUE(got.ok()) << got.status();  // the call itself succeeds ...
+  for (const ItemResult& r : *got) {      // ... and every item carries the error
+    EXPECT_EQ(r.status.code(), absl::StatusCode::kUnavailable);
+    EXPECT_THAT(std::string(r.status.message()), HasSubstr("after 4 attempts"));
+  }
+  EXPECT_EQ((*client)->Counts().failed_items, static_cast<int64_t>(items.size()));
+  for (const rpc::WorkerStatus& w : (*client)->Workers()) EXPECT_EQ(w.state, "failed");
 }
 
 }  // namespace

@@ -334,7 +334,7 @@ TEST(RolloutServiceTest, StatusAndBindErrors) {
   absl::StatusOr<std::unique_ptr<GrpcRolloutBackend>> nobody =
       GrpcRolloutBackend::Connect("127.0.0.1:1", quick);
   ASSERT_FALSE(nobody.ok());
-  EXPECT_THAT(nobody.status().message(), HasSubstr("no rollout server answers at 127.0.0.1:1"));
+  EXPECT_THAT(nobody.status().message(), HasSubstr("no rollout worker answers at 127.0.0.1:1"));
 }
 
 }  // namespace

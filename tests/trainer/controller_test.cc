@@ -383,15 +383,38 @@ TEST_F(TrainTest, InProcessAndGrpcBackendsGiveTheSameMetrics) {
   pt::CommandResult local = Train("local", overrides);
   ASSERT_EQ(local.exit_code, 0) << local.err;
   pt::CommandResult remote =
-      Train("remote", absl::StrCat(overrides, " rollout.address=", rollout.address,
-                                   " reward.address=", reward.address));
+      Train("remote", absl::StrCat(overrides, " rollout.addresses=[", rollout.address,
+                                   "] reward.addresses=[", reward.address, "]"));
   ASSERT_EQ(remote.exit_code, 0) << remote.err;
 
   std::map<int64_t, json> want = DeterministicMetrics(Path("local"));
   std::map<int64_t, json> got = DeterministicMetrics(Path("remote"));
   ASSERT_EQ(want.size(), 2u);
-  for (int64_t step : {1, 2}) EXPECT_EQ(got.at(step), want.at(step)) << "step " << step;
+  for (int64_t step : {1, 2}) {
+    // The remote run also reports its workers (trainer/worker_report.h): all alive, nothing
+    // failed or retried. Everything else is the same.
+    json workers, rest;
+    for (const auto& [name, value] : got.at(step).items()) {
+      const bool about_workers = absl::StartsWith(name, "workers/") ||
+                                 name == "reward/rpc_retries" || name == "reward/failed_items";
+      (about_workers ? workers : rest)[name] = value;
+    }
+    EXPECT_EQ(rest, want.at(step)) << "step " << step;
+    EXPECT_EQ(workers["workers/rollout_alive"], 1.0);
+    EXPECT_EQ(workers["workers/reward_alive"], 1.0);
+    EXPECT_EQ(workers["workers/rollout_failed"], 0.0);
+    EXPECT_EQ(workers["workers/reissued_samples"], 0.0);
+    EXPECT_EQ(workers["reward/rpc_retries"], 0.0);
+    EXPECT_EQ(workers["reward/failed_items"], 0.0);
+  }
   EXPECT_EQ(want.at(2)["reward/score/mean"], got.at(2)["reward/score/mean"]);
+  // workers.json holds the worker table.
+  json table = json::parse(pt::ReadFile(Path("remote") + "/workers.json"));
+  ASSERT_EQ(table.at("workers").size(), 2u);
+  EXPECT_EQ(table.at("workers")[0].at("role"), "rollout");
+  EXPECT_EQ(table.at("workers")[0].at("address"), rollout.address);
+  EXPECT_EQ(table.at("workers")[0].at("weight_version"), 2);
+  EXPECT_EQ(table.at("workers")[1].at("role"), "reward");
 }
 
 // ---- SFT and eval ------------------------------------------------------------------------
