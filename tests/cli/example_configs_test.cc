@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tests/skip.h"
 #include "tests/testing.h"
 
 namespace ponder {
@@ -93,7 +94,7 @@ TEST_F(ExampleConfigTest, Gsm8kRunsAStepWithTheMathVerifier) {
 }
 
 TEST_F(ExampleConfigTest, MbppRunsAStepWithTheCodeVerifier) {
-  if (geteuid() != 0) GTEST_SKIP() << "the code sandbox needs root";
+  if (geteuid() != 0) PONDER_SKIP_OR_FAIL("the code sandbox needs root");
   const std::string run = dir_ + "/mbpp";
   std::vector<std::string> overrides =
       OneSmallStep(run, pt::SourcePath("tests/data/trainer/mbpp_verl.jsonl"));
@@ -124,8 +125,8 @@ TEST_F(ExampleConfigTest, RemoteWorkersRunAStepThroughRolloutAndRewardServers) {
                     dir_ + "/reward.out");
   ASSERT_FALSE(reward.address.empty()) << pt::ReadFile(dir_ + "/reward.out.err");
 
-  overrides.push_back("rollout.address=" + rollout.address);
-  overrides.push_back("reward.address=" + reward.address);
+  overrides.push_back("rollout.addresses=[" + rollout.address + "]");
+  overrides.push_back("reward.addresses=[" + reward.address + "]");
   pt::CommandResult r = Train("configs/remote_workers.yaml", overrides);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json metrics = StepOne(run);

@@ -212,6 +212,8 @@ def check_server(m, component, address_key, trainer_config, problems):
     want = f"{svc['metadata']['name']}:{svc_ports[0]['port']}"
     section, key = address_key.split(".")
     got = (trainer_config or {}).get(section, {}).get(key)
+    if isinstance(got, list):  # one address: a headless Service name stands for every pod
+        got = got[0] if len(got) == 1 else repr(got)
     if got is None or not (got == want or got.startswith(svc["metadata"]["name"] + ".")
                            and got.endswith(f":{svc_ports[0]['port']}")):
         problems.append(f"job config {address_key} is {got!r}; the {component} Service is {want}")
@@ -258,8 +260,8 @@ def check_wiring(docs, overlay):
             problems.append(f"Service {subdomain}: no port {master_port} (MASTER_PORT)")
 
     config, config_text = job_config(m, trainer, problems)
-    check_server(m, "rollout", "rollout.address", config, problems)
-    rc = check_server(m, "reward", "reward.address", config, problems)
+    check_server(m, "rollout", "rollout.addresses", config, problems)
+    rc = check_server(m, "reward", "reward.addresses", config, problems)
 
     # The token: one Secret, read by the reward server and handed to the trainer's client.
     tokens = {}
@@ -428,7 +430,7 @@ class K8sTest(unittest.TestCase):
             container(m.one("Deployment", "reward"))["readinessProbe"]["grpc"]["port"] = 1
 
         self.assertIn("WORLD_SIZE 3 != completions 2", broken(world))
-        self.assertIn("job config rollout.address is 'ponder-rollout:50051'; the rollout "
+        self.assertIn("job config rollout.addresses is 'ponder-rollout:50051'; the rollout "
                       "Service is ponder-rollout:6000", broken(rollout_port))
         self.assertIn("reward: Secret ponder-token-", broken(token_key))
         self.assertIn("has no key tokn", broken(token_key))

@@ -89,8 +89,8 @@ class SlurmTest(unittest.TestCase):
             self.assertTrue(s["kill_on_bad_exit"], s["command"])
         train = roles["train"]["command"]
         self.assertIn("--auto-resume", train)
-        self.assertIn("rollout.address=127.0.0.2:50051", train)
-        self.assertIn("reward.address=127.0.0.3:50052", train)
+        self.assertIn("rollout.addresses=[127.0.0.2:50051]", train)
+        self.assertIn("reward.addresses=[127.0.0.3:50052]", train)
         self.assertFalse(any("reward.token" in a for a in train))  # the token is in the env
         self.assertTrue(os.path.isdir(os.path.join(run_dir, "checkpoints", "step_2")))
         with open(os.path.join(run_dir, "metrics.jsonl")) as f:

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tests/e2e/cluster.h"
+#include "tests/skip.h"
 
 namespace ponder {
 namespace {
@@ -202,7 +203,7 @@ class Namespaces {
 };
 
 TEST_F(WorkerFailureTest, ACutLinkIsFoundByItsDeadlineAndItsWorkGoesToTheOtherWorker) {
-  if (geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
+  if (geteuid() != 0) PONDER_SKIP_OR_FAIL("network namespaces need root");
   Namespaces ns(std::to_string(getpid()));
   const std::string failed = ns.Create();
   ASSERT_TRUE(failed.empty()) << failed;

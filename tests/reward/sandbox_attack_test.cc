@@ -86,9 +86,9 @@ class SandboxAttack : public ::testing::TestWithParam<bool> {
     bool pids_cgroup = sandbox_->cgroup_layout() != CgroupLayout::kNone;
     bool memory_ok = pids_cgroup || f[2] != "-1";
     if (!uid_ok || !(nproc_ok || pids_cgroup) || !memory_ok) {
-      GTEST_SKIP() << "containment is not active (uid " << f[0] << ", NPROC " << f[1] << ", AS "
-                   << f[2] << ", cgroups " << CgroupLayoutName(sandbox_->cgroup_layout())
-                   << "): not running a bomb";
+      PONDER_SKIP_OR_FAIL(absl::StrCat(
+          "containment is not active (uid ", f[0], ", NPROC ", f[1], ", AS ", f[2], ", cgroups ",
+          CgroupLayoutName(sandbox_->cgroup_layout()), "): not running a bomb"));
     }
   }
 

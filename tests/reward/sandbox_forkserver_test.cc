@@ -75,7 +75,7 @@ class ForkServer : public ::testing::Test {
     ASSERT_NE(served_, nullptr);
     ASSERT_NE(fresh_, nullptr);
     if (served_->fork_server_pids().empty()) {
-      GTEST_SKIP() << "no fork server here: " << served_->Describe();
+      PONDER_SKIP_OR_FAIL("no fork server here: " + served_->Describe());
     }
     EXPECT_THAT(served_->Describe(), HasSubstr("a Python fork server per slot"));
     EXPECT_TRUE(fresh_->fork_server_pids().empty());

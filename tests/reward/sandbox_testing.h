@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "reward/sandbox.h"
+#include "tests/skip.h"
 
 namespace ponder::reward::testing {
 
@@ -46,10 +47,10 @@ inline bool CanSandbox(std::string* why) {
   return true;
 }
 
-#define PONDER_REQUIRE_SANDBOX()                                             \
-  do {                                                                       \
-    std::string why_;                                                        \
-    if (!::ponder::reward::testing::CanSandbox(&why_)) GTEST_SKIP() << why_; \
+#define PONDER_REQUIRE_SANDBOX()                                                  \
+  do {                                                                            \
+    std::string why_;                                                             \
+    if (!::ponder::reward::testing::CanSandbox(&why_)) PONDER_SKIP_OR_FAIL(why_); \
   } while (0)
 
 inline std::unique_ptr<CodeSandbox> MakeSandbox(SandboxOptions options = {}) {
