@@ -115,7 +115,7 @@ TEST(JobConfigTest, RewardSectionIsValidatedWithFileAndLine) {
   auto r = testing::RunCommand(Ponder() + " config check " + job);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("reward_job.yaml:6:26: reward.verifiers[0].options.extract must "
-                               "list only boxed, hashes and answer_phrase"));
+                               "list only boxed, hashes, answer_phrase and latex"));
   job = TempFile("reward_job_ok.yaml", "reward:\n  sources:\n    countdown: [{name: countdown}]\n");
   r = testing::RunCommand(Ponder() + " config check " + job);
   EXPECT_EQ(r.exit_code, 0) << r.err;
