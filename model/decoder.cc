@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "model/internal/chunked_log_probs.h"
 #include "model/internal/decoder_layer.h"
+#include "model/internal/fused_attention.h"
 
 namespace ponder::model {
 namespace internal {
@@ -60,6 +61,7 @@ at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                   const at::Tensor& allowed, double scale) {
   const int64_t B = q.size(0), Tq = q.size(1), H = q.size(2), hd = q.size(3);
   const int64_t kvh = k.size(2), Lk = k.size(1), rep = H / kvh;
+  if (FusedAttentionEnabled()) return FusedAttention(q, k, v, allowed, scale);
   at::Tensor qg =
       q.reshape({B, Tq, kvh, rep, hd}).permute({0, 2, 3, 1, 4}).reshape({B, kvh, rep * Tq, hd});
   at::Tensor kg = k.permute({0, 2, 1, 3});

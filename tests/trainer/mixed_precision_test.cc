@@ -1,8 +1,11 @@
 // bf16 compute with float32 master weights and AdamW state, on the CPU: log-probs, gradients
-// and a GRPO step against float32 (tests/gpu runs the same checks on CUDA).
+// and a GRPO step against float32 (tests/gpu runs the same checks on CUDA); fused attention
+// against the explicit path where this LibTorch has it.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/version.h>
 
+#include "model/internal/fused_attention.h"
 #include "tests/mixed_precision_checks.h"
 #include "trainer/model_setup.h"
 
@@ -53,6 +56,23 @@ TEST(MixedPrecisionTest, LoadTrainedModelKeepsFloat32Masters) {
   auto plain = trainer::LoadPolicyModel(options, 20);
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_EQ((*plain)->param_dtype(), at::kBFloat16);
+}
+
+TEST(FusedAttentionTest, MatchesTheExplicitPath) {
+  if (!model::internal::HaveFusedAttention()) {
+    GTEST_SKIP() << "this LibTorch (" << TORCH_VERSION
+                 << ") has no scaled_dot_product_attention (2.0 and later)";
+  }
+  model::Decoder m = SeededDecoder(SmallLlamaConfig(), 4);
+  const ScoreBatch b = RaggedBatch(SmallLlamaConfig().vocab_size, 3, 2, 8);
+  model::BatchLayout layout;
+  layout.attention_mask = b.mask;
+  at::NoGradGuard no_grad;
+  model::internal::SetFusedAttention(false);
+  at::Tensor explicit_path = *m->Hidden(b.tokens, layout);
+  model::internal::SetFusedAttention(true);
+  at::Tensor fused = *m->Hidden(b.tokens, layout);
+  EXPECT_LT(Compare(fused, explicit_path, b.mask.ne(0).unsqueeze(2).expand_as(fused)).max, 1e-5);
 }
 
 }  // namespace
