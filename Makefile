@@ -26,9 +26,10 @@ demo: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target ponder
 	$(BUILD_DIR)/cli/ponder demo $(DEMO_ARGS)
 
-# The default suite: everything but the `slow` and `e2e` labels (about a few minutes).
+# The default suite: everything but the `slow` and `e2e` labels (about a few minutes), and
+# but `gpu` (tests that need a CUDA device; scripts/gpu-check.sh runs them on a GPU machine).
 test: build
-	cd $(BUILD_DIR) && ctest -j $(JOBS) -LE 'slow|e2e' --output-on-failure
+	cd $(BUILD_DIR) && ctest -j $(JOBS) -LE 'slow|e2e|gpu' --output-on-failure
 
 # Longer suites: learning tests and multi-process end-to-end tests.
 test-slow: build
