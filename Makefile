@@ -5,7 +5,7 @@ BUILD_TYPE ?= Release
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-slow test-all bench sanitize format clean
+.PHONY: all deps build demo test test-slow test-all check-torch2 bench sanitize format clean
 
 all: build
 
@@ -37,6 +37,12 @@ test-slow: build
 
 test-all: build
 	cd $(BUILD_DIR) && ctest -j $(JOBS) --output-on-failure
+
+# The tree compiled against LibTorch 2.x headers, in a CPU and a CUDA pass (docs/gpu.md):
+# scripts/check-torch2.sh fetches Debian trixie's libtorch-dev into a private folder. It needs
+# only the configured build folder (its compile_commands.json).
+check-torch2: $(BUILD_DIR)/build.ninja
+	scripts/check-torch2.sh $(BUILD_DIR)
 
 # Benchmarks (bench/): a Release build of its own; `make bench BENCH="tokenizer decode"` runs
 # only those named.
