@@ -90,7 +90,7 @@ else
   search="$search;${t[1]}"
   torch_args=()
 fi
-run 240 configure cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+run 120 configure cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DPONDER_WITH_CUDA="$cuda" -DPONDER_BUILD_BENCHMARKS=ON -DPONDER_UPLOT_DIR="$PWD/$carry/uplot" \
   -DCMAKE_PREFIX_PATH="$search" -DCMAKE_IGNORE_PREFIX_PATH=/usr -DTORCH_CUDA_ARCH_LIST=9.0 \
   "${torch_args[@]}"
@@ -107,10 +107,10 @@ if [ "$configure_only" = 1 ]; then
 fi
 
 # ---- 3. Build -------------------------------------------------------------------------------
-run 300 build cmake --build "$build" -j "$jobs" --target gpu_tests bench_gpu
+run 270 build cmake --build "$build" -j "$jobs" --target gpu_tests bench_gpu
 
 # ---- 4. Tests labelled gpu, then the benchmark beside PyTorch eager --------------------------
-run 120 gpu-tests bash -c "cd '$build' && ctest -L gpu --output-on-failure -V"
+run 90 gpu-tests bash -c "cd '$build' && ctest -L gpu --output-on-failure -V"
 grep -E '^\[ +(OK|FAILED|SKIPPED) +\]|log-probs vs|cosine' "$OUT/gpu-tests.log" | tee -a "$summary" || true
 if grep -q '\[  SKIPPED \]' "$OUT/gpu-tests.log"; then
   fail "gpu tests skipped: no CUDA device visible to LibTorch"
