@@ -5,7 +5,7 @@ BUILD_TYPE ?= Release
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-slow test-all bench sanitize format clean
+.PHONY: all deps build demo test test-slow test-all check-torch2 bench sanitize format clean
 
 all: build
 
@@ -26,9 +26,10 @@ demo: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target ponder
 	$(BUILD_DIR)/cli/ponder demo $(DEMO_ARGS)
 
-# The default suite: everything but the `slow` and `e2e` labels (about a few minutes).
+# The default suite: everything but the `slow` and `e2e` labels (about a few minutes), and
+# but `gpu` (tests that need a CUDA device; scripts/gpu-check.sh runs them on a GPU machine).
 test: build
-	cd $(BUILD_DIR) && ctest -j $(JOBS) -LE 'slow|e2e' --output-on-failure
+	cd $(BUILD_DIR) && ctest -j $(JOBS) -LE 'slow|e2e|gpu' --output-on-failure
 
 # Longer suites: learning tests and multi-process end-to-end tests.
 test-slow: build
@@ -36,6 +37,12 @@ test-slow: build
 
 test-all: build
 	cd $(BUILD_DIR) && ctest -j $(JOBS) --output-on-failure
+
+# The tree compiled against LibTorch 2.x headers, in a CPU and a CUDA pass (docs/gpu.md):
+# scripts/check-torch2.sh fetches Debian trixie's libtorch-dev into a private folder. It needs
+# only the configured build folder (its compile_commands.json).
+check-torch2: $(BUILD_DIR)/build.ninja
+	scripts/check-torch2.sh $(BUILD_DIR)
 
 # Benchmarks (bench/): a Release build of its own; `make bench BENCH="tokenizer decode"` runs
 # only those named.

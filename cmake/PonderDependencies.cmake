@@ -27,9 +27,12 @@ pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 # Debian builds cpp-httplib as a library with TLS and compression on; its pkg-config flags
 # must reach every user of the header, or the class layouts would not match.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
-# The dashboard page's chart library comes from the npm registry at build time (monitor/).
+# The dashboard page's chart library comes from the npm registry at build time (monitor/), or,
+# on a machine without the registry (the GPU check, scripts/gpu-check.sh), from
+# PONDER_UPLOT_DIR: a folder that `npm ci` filled elsewhere with node_modules/uplot.
+set(PONDER_UPLOT_DIR "" CACHE PATH "node_modules/uplot fetched elsewhere (skips npm)")
 find_program(NPM_PROGRAM npm)
-if(NOT NPM_PROGRAM)
+if(NOT NPM_PROGRAM AND NOT PONDER_UPLOT_DIR)
   message(FATAL_ERROR "npm not found: the dashboard page needs it at build time to fetch its "
                       "chart library (run scripts/install-deps.sh)")
 endif()

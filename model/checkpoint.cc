@@ -226,7 +226,9 @@ absl::Status SaveHfFolder(const Decoder& model, const std::string& dir,
   fs::create_directories(dir, ec);
   if (ec)
     return absl::PermissionDeniedError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
-  c10::ScalarType dtype = model->dtype();
+  // The parameters as they are (float32 master weights stay float32, so that a resumed run
+  // continues from exactly the same weights).
+  c10::ScalarType dtype = model->param_dtype();
   if (options.dtype) {
     PONDER_ASSIGN_OR_RETURN(dtype, ToScalarType(*options.dtype));
   }

@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "model/internal/chunked_log_probs.h"
 #include "model/internal/decoder_layer.h"
+#include "model/internal/fused_attention.h"
 
 namespace ponder::model {
 namespace internal {
@@ -23,7 +24,12 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool bias) {
   if (bias) this->bias = register_parameter("bias", at::zeros({out}));
 }
 
-at::Tensor LinearImpl::forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+// Weights kept in a wider dtype than x (float32 master weights) are cast to x's.
+at::Tensor LinearImpl::forward(const at::Tensor& x) const {
+  if (x.scalar_type() == weight.scalar_type()) return at::linear(x, weight, bias);
+  const c10::ScalarType t = x.scalar_type();
+  return at::linear(x, weight.to(t), bias.defined() ? bias.to(t) : bias);
+}
 
 RmsNormImpl::RmsNormImpl(int64_t n, double eps) : eps(eps) {
   weight = register_parameter("weight", at::ones({n}));
@@ -32,7 +38,7 @@ RmsNormImpl::RmsNormImpl(int64_t n, double eps) : eps(eps) {
 at::Tensor RmsNormImpl::forward(const at::Tensor& x) const {
   at::Tensor h = x.to(at::kFloat);
   h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return weight * h.to(x.scalar_type());
+  return weight.to(x.scalar_type()) * h.to(x.scalar_type());
 }
 
 at::Tensor RotateHalf(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
@@ -55,6 +61,7 @@ at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                   const at::Tensor& allowed, double scale) {
   const int64_t B = q.size(0), Tq = q.size(1), H = q.size(2), hd = q.size(3);
   const int64_t kvh = k.size(2), Lk = k.size(1), rep = H / kvh;
+  if (FusedAttentionEnabled()) return FusedAttention(q, k, v, allowed, scale);
   at::Tensor qg =
       q.reshape({B, Tq, kvh, rep, hd}).permute({0, 2, 3, 1, 4}).reshape({B, kvh, rep * Tq, hd});
   at::Tensor kg = k.permute({0, 2, 1, 3});
@@ -220,7 +227,18 @@ DecoderImpl::DecoderImpl(const ModelConfig& config, const DecoderOptions& option
   }
 }
 
-c10::ScalarType DecoderImpl::dtype() const { return embed_weight_.scalar_type(); }
+c10::ScalarType DecoderImpl::dtype() const {
+  return compute_dtype_.value_or(embed_weight_.scalar_type());
+}
+c10::ScalarType DecoderImpl::param_dtype() const { return embed_weight_.scalar_type(); }
+
+void DecoderImpl::set_compute_dtype(std::optional<c10::ScalarType> dtype) {
+  compute_dtype_ = dtype;
+}
+
+at::Tensor DecoderImpl::Embed(const at::Tensor& ids) const {
+  return at::embedding(embed_weight_, ids).to(dtype());
+}
 c10::Device DecoderImpl::device() const { return embed_weight_.device(); }
 
 at::Tensor DecoderImpl::LmHeadWeight() const { return lm_head_ ? lm_head_->weight : embed_weight_; }
@@ -313,7 +331,7 @@ absl::StatusOr<at::Tensor> DecoderImpl::Hidden(const at::Tensor& input_ids,
       }
     }
     auto [cos, sin] = RopeAt(pos);
-    at::Tensor x = at::embedding(embed_weight_, ids);
+    at::Tensor x = Embed(ids);
     for (const auto& layer : layers_) x = layer->Forward(x, cos, sin, allowed);
     return norm_->forward(x);
   });
@@ -366,7 +384,7 @@ absl::StatusOr<at::Tensor> DecoderImpl::HiddenSharedPrompts(const SharedPromptBa
     auto [cos, sin] = RopeAt(at::cat({pos_p.reshape({-1}), pos_r.reshape({-1})}));
     at::Tensor ids = at::cat({batch.prompt_ids.to(dev, at::kLong).reshape({-1}),
                               batch.response_ids.to(dev, at::kLong).reshape({-1})});
-    at::Tensor x = at::embedding(embed_weight_, ids);
+    at::Tensor x = Embed(ids);
     for (const auto& layer : layers_) {
       x = layer->ForwardShared(x, cos, sin, allowed_p, allowed_r, group);
     }
@@ -375,7 +393,7 @@ absl::StatusOr<at::Tensor> DecoderImpl::HiddenSharedPrompts(const SharedPromptBa
 }
 
 at::Tensor DecoderImpl::Logits(const at::Tensor& hidden) {
-  return at::linear(hidden, LmHeadWeight()).to(at::kFloat);
+  return at::linear(hidden, LmHeadWeight().to(hidden.scalar_type())).to(at::kFloat);
 }
 
 absl::StatusOr<TokenStats> DecoderImpl::TokenLogProbs(const at::Tensor& hidden,
@@ -425,7 +443,8 @@ Decoder CloneDecoder(const Decoder& source, bool frozen) {
   options.value_head = source->has_value_head();
   options.initialize = false;
   Decoder copy(source->config(), options);
-  copy->to(source->device(), source->dtype());
+  copy->to(source->device(), source->param_dtype());
+  copy->set_compute_dtype(source->compute_dtype());
   torch::NoGradGuard no_grad;
   auto from = source->named_parameters();
   for (auto& p : copy->named_parameters()) {

@@ -38,6 +38,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -108,7 +109,17 @@ class DecoderImpl : public torch::nn::Module {
 
   const ModelConfig& config() const { return config_; }
   bool has_value_head() const { return value_head_ != nullptr; }
+  // The dtype the model computes in (activations, KV cache): the compute dtype when one is
+  // set, else the parameters' dtype.
   c10::ScalarType dtype() const;
+  // The parameters' dtype (and so their gradients' and the optimizer state's).
+  c10::ScalarType param_dtype() const;
+  // Mixed precision: compute in `dtype` (e.g. bfloat16) while the parameters stay in their
+  // own (float32 master weights); every product casts the weights to the activations' dtype,
+  // differentiably, so gradients arrive in the parameters' dtype. nullopt: compute in the
+  // parameters' dtype.
+  void set_compute_dtype(std::optional<c10::ScalarType> dtype);
+  std::optional<c10::ScalarType> compute_dtype() const { return compute_dtype_; }
   c10::Device device() const;
 
   // ---- Training path ----
@@ -157,6 +168,8 @@ class DecoderImpl : public torch::nn::Module {
   // in the model's dtype.
   std::pair<at::Tensor, at::Tensor> RopeAt(const at::Tensor& positions);
   absl::Status CheckIds(const at::Tensor& ids, const char* what) const;
+  // Token embeddings in the compute dtype.
+  at::Tensor Embed(const at::Tensor& ids) const;
   at::Tensor LmHeadWeight() const;
 
   ModelConfig config_;
@@ -167,6 +180,7 @@ class DecoderImpl : public torch::nn::Module {
   std::shared_ptr<internal::LinearImpl> lm_head_;     // null when tied
   std::shared_ptr<internal::LinearImpl> value_head_;  // null without a value head
   bool use_cpu_kernels_ = true;
+  std::optional<c10::ScalarType> compute_dtype_;
 
   std::mutex rope_mu_;
   at::Tensor rope_cos_, rope_sin_;  // float32 CPU tables

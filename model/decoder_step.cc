@@ -324,7 +324,7 @@ absl::StatusOr<at::Tensor> DecoderImpl::Step(KvCache& cache, const std::vector<i
       ctx.allowed = at::from_blob(allowed.data(), {B, max_new, max_len}, at::kByte)
                         .to(dev, at::kBool, false, /*copy=*/true);
     }
-    at::Tensor x = at::embedding(embed_weight_, to_dev(ids));
+    at::Tensor x = Embed(to_dev(ids));
     for (size_t l = 0; l < layers_.size(); ++l) {
       x = layers_[l]->Step(x, static_cast<int64_t>(l), ctx);
     }

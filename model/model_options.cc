@@ -25,6 +25,8 @@ void ModelOptions::Bind(config::Binder& b) {
          {{"float32", Precision::kFloat32},
           {"bfloat16", Precision::kBFloat16},
           {"float16", Precision::kFloat16}});
+  b.Enum("master_dtype", master_dtype,
+         {{"float32", MasterPrecision::kFloat32}, {"same", MasterPrecision::kSame}});
   b.Field("device", device)
       .Must(ValidateDeviceName(device).ok(), "be cpu, cuda or cuda:N (got '" + device + "')");
   b.Field("value_head", value_head);

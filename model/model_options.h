@@ -3,7 +3,10 @@
 //   model:
 //     path: /models/Qwen2.5-0.5B       # Hugging Face folder or llama2.c .bin
 //     tokenizer: ""                    # default: the tokenizer files in the model folder
-//     dtype: bfloat16                  # float32 | bfloat16 | float16
+//     dtype: bfloat16                  # float32 | bfloat16 | float16: what the model computes in
+//     master_dtype: float32            # trained models (policy, critic, SFT) keep parameters,
+//                                      #   gradients and AdamW state in float32 while computing
+//                                      #   in `dtype`; `same`: everything in `dtype`
 //     device: cuda:0                   # cpu | cuda | cuda:N
 //     value_head: false                # add the scalar value head (PPO critic)
 //     logits_chunk_tokens: 1024        # tokens per vocabulary-sized chunk in log-probs
@@ -26,6 +29,8 @@
 namespace ponder::model {
 
 enum class Precision { kFloat32, kBFloat16, kFloat16 };
+// The parameters' dtype of a trained model whose `dtype` is lower precision.
+enum class MasterPrecision { kFloat32, kSame };
 
 const char* PrecisionName(Precision precision);
 
@@ -54,6 +59,7 @@ struct ModelOptions {
   std::string path;
   std::string tokenizer;
   Precision dtype = Precision::kFloat32;
+  MasterPrecision master_dtype = MasterPrecision::kFloat32;
   std::string device = "cpu";
   bool value_head = false;
   int64_t logits_chunk_tokens = 1024;

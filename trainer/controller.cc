@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
+#include "model/device_memory.h"
 #include "monitor/metrics.h"
 #include "monitor/sink_factory.h"
 #include "reward/reward_backend.h"
@@ -317,6 +318,7 @@ absl::StatusOr<monitor::Metrics> Controller::Impl::RunStep(
   if (m.count("timing/gen_s") && m["timing/gen_s"] > 0) {
     m["perf/gen_tokens_per_s"] = m["rollout/generated_tokens"] / m["timing/gen_s"];
   }
+  model::AddDeviceMemoryMetrics(models_.policy->device(), &m);
   return m;
 }
 

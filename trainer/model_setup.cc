@@ -48,6 +48,20 @@ absl::StatusOr<model::Decoder> LoadPolicyModel(const model::ModelOptions& option
   return decoder;
 }
 
+absl::StatusOr<model::Decoder> LoadTrainedModel(const model::ModelOptions& options,
+                                                int64_t vocab_size) {
+  if (options.dtype == model::Precision::kFloat32 ||
+      options.master_dtype == model::MasterPrecision::kSame) {
+    return LoadPolicyModel(options, vocab_size);
+  }
+  model::ModelOptions masters = options;
+  masters.dtype = model::Precision::kFloat32;
+  PONDER_ASSIGN_OR_RETURN(model::Decoder decoder, LoadPolicyModel(masters, vocab_size));
+  PONDER_ASSIGN_OR_RETURN(c10::ScalarType compute, model::ToScalarType(options.dtype));
+  decoder->set_compute_dtype(compute);
+  return decoder;
+}
+
 absl::Status SaveModelFolder(const model::Decoder& model, const std::string& dir,
                              const std::string& tokenizer_source) {
   model::SaveOptions save;

@@ -33,6 +33,12 @@ absl::StatusOr<JobTokenizer> LoadJobTokenizer(const model::ModelOptions& options
 absl::StatusOr<model::Decoder> LoadPolicyModel(const model::ModelOptions& options,
                                                int64_t vocab_size);
 
+// LoadPolicyModel for a model that will be trained: with a lower-precision model.dtype and
+// model.master_dtype float32 (the default), the parameters (so gradients and AdamW state) are
+// float32 master weights and the model computes in model.dtype (Decoder::set_compute_dtype).
+absl::StatusOr<model::Decoder> LoadTrainedModel(const model::ModelOptions& options,
+                                                int64_t vocab_size);
+
 // Writes `model` as a Hugging Face folder into `dir` with its tokenizer: the files of a
 // tokenizer folder are copied; a character vocabulary (`chars:...`) is kept in
 // `tokenizer_chars.txt`, so that `model.path: dir` alone loads both.

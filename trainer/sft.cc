@@ -372,7 +372,7 @@ absl::StatusOr<SftResult> RunSft(const JobConfig& job, const SftRunOptions& opti
   DemonstrationSource source;
   PONDER_RETURN_IF_ERROR(source.Load(job, encoder, rng));
   PONDER_ASSIGN_OR_RETURN(model::Decoder model,
-                          LoadPolicyModel(job.model, tokenizer.tokenizer->vocab_size()));
+                          LoadTrainedModel(job.model, tokenizer.tokenizer->vocab_size()));
   std::vector<at::Tensor> params;
   for (auto& p : model->parameters()) {
     if (p.requires_grad()) params.push_back(p);

@@ -36,7 +36,7 @@ absl::StatusOr<TrainingModels> LoadTrainingModels(const JobConfig& job, int64_t 
   model::ModelOptions policy_options = job.model;
   policy_options.value_head = false;
   if (!checkpoint.empty()) policy_options.path = (fs::path(checkpoint) / "policy").string();
-  PONDER_ASSIGN_OR_RETURN(out.policy, LoadPolicyModel(policy_options, vocab_size));
+  PONDER_ASSIGN_OR_RETURN(out.policy, LoadTrainedModel(policy_options, vocab_size));
   out.actor = MakePolicy(job, out.policy);
   if (job.algorithm.NeedsReference()) {
     PONDER_ASSIGN_OR_RETURN(out.reference, LoadReference(job, vocab_size, out.policy, checkpoint));
@@ -46,7 +46,7 @@ absl::StatusOr<TrainingModels> LoadTrainingModels(const JobConfig& job, int64_t 
     model::ModelOptions critic_options = job.model;
     critic_options.value_head = true;
     if (!checkpoint.empty()) critic_options.path = (fs::path(checkpoint) / "critic").string();
-    PONDER_ASSIGN_OR_RETURN(out.critic, LoadPolicyModel(critic_options, vocab_size));
+    PONDER_ASSIGN_OR_RETURN(out.critic, LoadTrainedModel(critic_options, vocab_size));
     out.critic_model = std::make_unique<DecoderCritic>(out.critic);
   }
   return out;

@@ -44,5 +44,20 @@ TEST(JobConfigTest, RejectsUnknownLogLevel) {
               HasSubstr("t.yaml:1:18: run.log_level must be one of trace"));
 }
 
+TEST(JobConfigTest, MasterDtype) {
+  absl::StatusOr<JobConfig> job = config::LoadString<JobConfig>(
+      "model: {dtype: bfloat16}\n", "t.yaml", {"model.master_dtype=same"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->model.master_dtype, model::MasterPrecision::kSame);
+  job = config::LoadString<JobConfig>("model: {dtype: bfloat16}\n", "t.yaml");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->model.master_dtype, model::MasterPrecision::kFloat32);
+  job = config::LoadString<JobConfig>("model: {master_dtype: half}\n", "t.yaml");
+  ASSERT_FALSE(job.ok());
+  EXPECT_THAT(std::string(job.status().message()),
+              HasSubstr("t.yaml:1:23: model.master_dtype unknown value 'half' (choose one of: "
+                        "float32, same)"));
+}
+
 }  // namespace
 }  // namespace ponder::trainer
