@@ -209,7 +209,7 @@ void RolloutPool::Impl::Probe(const std::shared_ptr<PoolWorker>& worker) {
       fail = ++worker->misses >= options_.health_misses;
     }
   }
-  sync.unlock();
+  if (sync.owns_lock()) sync.unlock();  // not taken while weights were on their way
   if (!restarted.empty()) Fail(worker, restarted);
   if (fail) {
     Fail(worker, absl::StrCat("missed ", options_.health_misses, " health checks in a row (each ",
