@@ -25,7 +25,9 @@ namespace fs = std::filesystem;
 namespace pt = ponder::testing;
 using ::testing::HasSubstr;
 
-constexpr int64_t kSteps = 10;
+// Long enough that a replacement started after step 2 joins before the run ends (steps take
+// ~0.1 s here with the paged KV cache).
+constexpr int64_t kSteps = 40;
 constexpr int64_t kPrompts = 16;
 constexpr int64_t kSamples = 4;
 
