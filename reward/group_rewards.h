@@ -1,7 +1,7 @@
 // Rewards that need the whole group of responses to one prompt, applied by the trainer where
 // it has the group (after the per-sample verifiers have scored it).
 //
-//  - length_penalty (Kimi k1.5 §2.3.3, notes/algorithms.md §1.4): with len_min/len_max the
+//  - length_penalty (Kimi k1.5 §2.3.3, docs/design/algorithms.md §1.4): with len_min/len_max the
 //    shortest/longest response of the group, lambda_i = 0.5 - (len_i - len_min) /
 //    (len_max - len_min); the length reward is lambda_i for a correct response and
 //    min(0, lambda_i) for a wrong one; 0 for all when every length is equal. It is added to

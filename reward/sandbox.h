@@ -1,6 +1,6 @@
 // CodeSandbox: runs untrusted programs (model-written Python or C++) with kernel-level
 // isolation, strict limits and a verdict that keeps the program's failures apart from ours.
-// The design, and the measurements behind each layer, are in ../shared/notes/sandbox.md.
+// The design, and the measurements behind each layer, are in docs/design/sandbox.md.
 //
 // Layers, outermost first:
 //  * a warm pool of slots; each slot leases its own unprivileged host uid (a lock file under

@@ -1,6 +1,6 @@
 // The Python fork server: one pre-started interpreter per slot, inside the slot's sandbox,
 // that forks once per run instead of starting bubblewrap and Python again (the start-up is
-// most of what a short test run costs: notes/sandbox.md §5).
+// most of what a short test run costs: docs/design/sandbox.md §5).
 //
 // Layout: the server is an ordinary sandboxed program (LaunchAndSupervise, in bwrap mode, as
 // the slot uid, with the seccomp filter and rlimits, in a cgroup of its own) that runs

@@ -1,5 +1,5 @@
-// Turning what the supervisor saw into a verdict (notes/sandbox.md §6.2). A pure function, so
-// that every rule has a unit test.
+// Turning what the supervisor saw into a verdict (docs/design/sandbox.md §6.2). A pure function,
+// so that every rule has a unit test.
 #pragma once
 
 #include <cstdint>

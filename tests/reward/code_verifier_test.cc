@@ -1,8 +1,8 @@
 // The `code` verifier: ground-truth parsing, program extraction, output matching, the harness
 // reports, and scoring in the sandbox (Python stdin/stdout, MBPP asserts, HumanEval; C++
-// stdin/stdout, asserts and HumanEval-X style), including the reward hacks of notes/sandbox.md
-// §7 cases 24-26. The full HumanEval and MBPP sweeps are in code_datasets_test.cc (label slow);
-// a slice of each runs here.
+// stdin/stdout, asserts and HumanEval-X style), including the reward hacks of
+// docs/design/sandbox.md §7 cases 24-26. The full HumanEval and MBPP sweeps are in
+// code_datasets_test.cc (label slow); a slice of each runs here.
 #include "reward/code_verifier.h"
 
 #include <filesystem>

@@ -1,5 +1,5 @@
 // Kimi's length reward and DAPO's overlong punishment, against values computed by hand from
-// the formulas in notes/algorithms.md §1.4 and §3.2.
+// the formulas in docs/design/algorithms.md §1.4 and §3.2.
 #include "reward/group_rewards.h"
 
 #include <gmock/gmock.h>

@@ -1,4 +1,4 @@
-// The attack suite of notes/sandbox.md §7, run in the default mode with small limits (wall
+// The attack suite of docs/design/sandbox.md §7, run in the default mode with small limits (wall
 // 2 s, CPU 1 s, memory 256 MiB, 64 processes, 1 MiB of output). Each case checks its verdict,
 // that the verdict came within the limit + 1 s, and that the host is unchanged afterwards: no
 // process of a slot uid left, the slot cgroups empty, no file outside the work dir. Fork,

@@ -25,7 +25,7 @@
 
 namespace ponder::reward::testing {
 
-// Small limits for the attack tests (notes/sandbox.md §7).
+// Small limits for the attack tests (docs/design/sandbox.md §7).
 inline SandboxLimits SmallLimits() {
   SandboxLimits limits;
   limits.wall_s = 2.0;
