@@ -2,14 +2,16 @@
 """Lists C++ functions longer than a limit, counted in lines from the signature's first line to
 the closing brace (clang-formatted sources, Google style).
 
-Usage: function_lengths.py [--max N] [--all] PATH...
+Usage: function_lengths.py [--max N] [--max-file-lines M] [--all] PATH...
 PATH is a file or a folder (its *.cc and *.h, recursively). Prints "file:line: N lines: name"
 for every function over N lines (default 80), or for every function with --all, and exits 1
-when any is over the limit.
+when any is over the limit. With --max-file-lines, a file longer than M lines is reported too
+("file: N lines, over M") and fails the check.
 
 A function is a brace block opened at the end of a declaration that has a parameter list and
 is not a control statement, a lambda, a class, a namespace or an initializer; lambdas and
-local classes count towards the function that holds them.
+local classes count towards the function that holds them. Brace initializers of members in a
+constructor's initializer list belong to the constructor's head.
 """
 import os
 import re
@@ -68,6 +70,12 @@ def functions(path):
         for ch in line:
             if ch == "{":
                 head = " ".join(statement.split())
+                in_function = any(kind == "function" for kind, _, _ in depth_stack)
+                if not in_function and re.search(r"\)\s*:[^;]*[\w>]$", head):
+                    # A member's brace initializer in a constructor's initializer list: the
+                    # statement (the constructor's head) goes on after it.
+                    depth_stack.append(("init", statement_start, statement))
+                    continue
                 is_function = (
                     not any(kind == "function" for kind, _, _ in depth_stack)
                     and ")" in head
@@ -86,10 +94,16 @@ def functions(path):
             elif ch == "}":
                 if depth_stack:
                     kind, start, name = depth_stack.pop()
+                    if kind == "init":
+                        statement = name + "{}"
+                        continue
                     if kind == "function":
                         found.append((start, number - start + 1, name))
                 statement = ""
                 statement_start = number
+            elif ch == ":" and statement.strip() in ("public", "protected", "private"):
+                statement = ""  # an access label is not part of the next declaration
+                statement_start = number + 1
             elif ch == ";":
                 statement = ""
                 statement_start = number + 1
@@ -100,11 +114,17 @@ def functions(path):
 
 
 def main(argv):
-    limit, show_all, paths = 80, False, []
+    limit, file_limit, show_all, paths = 80, None, False, []
     i = 0
     while i < len(argv):
-        if argv[i] == "--max":
-            limit = int(argv[i + 1])
+        if argv[i] in ("--max", "--max-file-lines"):
+            if i + 1 >= len(argv) or not argv[i + 1].isdigit():
+                print(f"{argv[i]} needs a number of lines", file=sys.stderr)
+                return 2
+            if argv[i] == "--max":
+                limit = int(argv[i + 1])
+            else:
+                file_limit = int(argv[i + 1])
             i += 2
             continue
         if argv[i] == "--all":
@@ -114,20 +134,34 @@ def main(argv):
         i += 1
     files = []
     for p in paths:
+        if not os.path.exists(p):
+            print(f"no such file or folder: {p}", file=sys.stderr)
+            return 2
         if os.path.isdir(p):
             for root, _, names in os.walk(p):
                 files += [os.path.join(root, n) for n in names if n.endswith((".cc", ".h"))]
         else:
             files.append(p)
-    over = 0
+    if not files:
+        print("no *.cc or *.h files to check", file=sys.stderr)
+        return 2
+    over, long_files = 0, 0
     for path in sorted(files):
         for start, length, name in functions(path):
             if show_all or length > limit:
                 print(f"{path}:{start}: {length} lines: {name}")
             over += length > limit
+        if file_limit is not None:
+            with open(path, encoding="utf-8") as f:
+                count = len(f.read().splitlines())
+            if count > file_limit:
+                print(f"{path}: {count} lines, over {file_limit}")
+                long_files += 1
     if over:
         print(f"{over} function(s) over {limit} lines", file=sys.stderr)
-    return 1 if over else 0
+    if long_files:
+        print(f"{long_files} file(s) over {file_limit} lines", file=sys.stderr)
+    return 1 if over or long_files else 0
 
 
 if __name__ == "__main__":

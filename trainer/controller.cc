@@ -1,8 +1,9 @@
 // The RL loop. Its parts live in their own files: the models (training_models.h), the rollout
-// backend and weight sync (rollout_backend.h), one generation round (rollout_round.h), the
-// step's batch, metrics and sample records (step_metrics.h), checkpoints (run_state.h) and
-// progress lines (progress.h). With several trainer ranks (trainer_ranks.h) rank 0 runs this
-// loop and the other ranks follow it with the learner alone.
+// backend and weight sync (rollout_backend.h), where each step's groups come from and its
+// weights go, in sync or async mode (step_batches.h), the step's batch, metrics and sample
+// records (step_metrics.h), checkpoints (run_state.h) and progress lines (progress.h). With
+// several trainer ranks (trainer_ranks.h) rank 0 runs this loop and the other ranks follow it
+// with the learner alone.
 #include "trainer/controller.h"
 
 #include <ATen/Parallel.h>
@@ -19,8 +20,6 @@
 #include "monitor/metrics.h"
 #include "monitor/sink_factory.h"
 #include "reward/reward_backend.h"
-#include "trainer/async_rollout.h"
-#include "trainer/checkpoint.h"
 #include "trainer/evaluation.h"
 #include "trainer/group_filter.h"
 #include "trainer/group_shaping.h"
@@ -29,9 +28,9 @@
 #include "trainer/progress.h"
 #include "trainer/prompt_sampler.h"
 #include "trainer/rollout_backend.h"
-#include "trainer/rollout_round.h"
 #include "trainer/run_state.h"
 #include "trainer/serving_metrics.h"
+#include "trainer/step_batches.h"
 #include "trainer/step_metrics.h"
 #include "trainer/trainer_ranks.h"
 #include "trainer/training_models.h"
@@ -54,17 +53,6 @@ absl::Status WriteText(const fs::path& path, const std::string& text) {
   return absl::OkStatus();
 }
 
-// The checkpoint to resume from: the newest one of the run directory that verifies.
-absl::StatusOr<std::string> ResumeCheckpoint(const std::string& run_dir) {
-  absl::StatusOr<int64_t> latest = LatestValidCheckpoint(run_dir);
-  if (!latest.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot resume '", run_dir, "': ", latest.status().message()));
-  }
-  spdlog::info("resuming from {}", CheckpointDir(run_dir, *latest));
-  return CheckpointDir(run_dir, *latest);
-}
-
 }  // namespace
 
 class Controller::Impl {
@@ -83,16 +71,10 @@ class Controller::Impl {
   absl::Status CreateLearner();
   absl::Status RunSteps();
   absl::StatusOr<monitor::Metrics> RunStep(std::vector<monitor::SampleRecord>* samples);
-  absl::Status CollectRound(int64_t round, std::vector<Group>* groups, monitor::Metrics* counts);
-  // Async mode (async_rollout.h).
-  absl::Status StartPipeline();
-  absl::Status IssueAhead();
-  absl::Status TakeBatch(std::vector<Group>* groups, monitor::Metrics* m);
-  bool async() const { return job_.trainer.mode == TrainerMode::kAsync; }
   absl::Status Evaluate(int64_t step);
   absl::Status SaveCheckpoint();
   CheckpointedParts Parts() const;
-  RoundContext Round() const;
+  StepBatchesParts BatchesParts();
   bool StopRequested() const {
     return options_.stop_requested != nullptr && options_.stop_requested->load();
   }
@@ -111,12 +93,8 @@ class Controller::Impl {
   std::unique_ptr<monitor::MetricsSink> sink_;
   std::optional<ProgressPrinter> progress_;  // from the start of Run
   RunState state_;
-  std::unique_ptr<TrainerRanks> ranks_;  // null: one rank
-  // Async mode: the rollout pipeline (declared after what it uses, so destroyed first), the
-  // next step whose batch is to be issued, and an engine on the live policy for evaluation.
-  std::optional<RolloutConnection> eval_rollout_;
-  std::unique_ptr<AsyncRollout> pipeline_;
-  int64_t next_batch_step_ = 0;
+  std::unique_ptr<TrainerRanks> ranks_;   // null: one rank
+  std::unique_ptr<StepBatches> batches_;  // declared after what it uses, so destroyed first
 };
 
 // ---- Set-up -------------------------------------------------------------------------------
@@ -133,19 +111,13 @@ absl::Status Controller::Impl::Setup(const JobConfig& job, const ControllerOptio
   PONDER_RETURN_IF_ERROR(LoadDataAndTokenizer());
   PONDER_RETURN_IF_ERROR(JoinRanks());
   torch::manual_seed(job.run.seed);
-  JobConfig models_job = job_;  // on several GPUs of a node, rank i uses cuda:LOCAL_RANK
-  if (ranks_ != nullptr && models_job.model.device == "cuda") {
-    models_job.model.device = absl::StrCat("cuda:", ranks_->local_rank());
-  }
+  JobConfig models_job = job_;
+  if (ranks_ != nullptr) models_job.model.device = ranks_->ModelDevice(job_.model.device);
   PONDER_ASSIGN_OR_RETURN(
       models_, LoadTrainingModels(models_job, tokenizer_->tokenizer->vocab_size(), checkpoint));
   PONDER_RETURN_IF_ERROR(CreateLearner());
   if (ranks_ != nullptr) {
-    std::vector<at::Tensor> weights = models_.actor->Parameters();
-    if (models_.critic_model) {
-      for (const at::Tensor& p : models_.critic_model->Parameters()) weights.push_back(p);
-    }
-    PONDER_RETURN_IF_ERROR(ranks_->ShareWeights(weights));
+    PONDER_RETURN_IF_ERROR(ranks_->ShareModels(models_));
     if (!ranks_->is_controller()) {  // the other ranks: the learner and its state only
       if (!checkpoint.empty()) {
         PONDER_ASSIGN_OR_RETURN(state_.step, RestoreLearnerState(checkpoint, learner_.get()));
@@ -162,7 +134,8 @@ absl::Status Controller::Impl::Setup(const JobConfig& job, const ControllerOptio
   }
   PONDER_ASSIGN_OR_RETURN(rollout_, ConnectRollout(job_, models_.policy, tokenizer_->tokenizer,
                                                    /*version=*/state_.step));
-  if (async()) PONDER_RETURN_IF_ERROR(StartPipeline());
+  batches_ = job_.trainer.mode == TrainerMode::kAsync ? MakeAsyncBatches(BatchesParts())
+                                                      : MakeSyncBatches(BatchesParts());
   PONDER_ASSIGN_OR_RETURN(
       sink_, monitor::MakeMetricsSink(job.monitor, job.run.dir,
                                       checkpoint.empty() ? -1 : state_.step, options.metrics));
@@ -220,41 +193,22 @@ CheckpointedParts Controller::Impl::Parts() const {
           .partial_rollouts_dir = rollout_.partial_rollouts_dir};
 }
 
-RoundContext Controller::Impl::Round() const {
-  return {.job = &job_,
-          .train = &data_.train,
-          .encoder = &tokenizer_->encoder,
-          .sampling = &sampling_,
-          .max_seq_len = rollout_.max_seq_len};
+StepBatchesParts Controller::Impl::BatchesParts() {
+  return {.context = {.job = &job_,
+                      .train = &data_.train,
+                      .encoder = &tokenizer_->encoder,
+                      .sampling = &sampling_,
+                      .max_seq_len = rollout_.max_seq_len},
+          .rollout = &rollout_,
+          .reward = reward_.get(),
+          .sampler = sampler_.get(),
+          .filter = filter_.get(),
+          .state = &state_,
+          .policy = models_.policy,
+          .tokenizer = tokenizer_->tokenizer};
 }
 
 // ---- One step -----------------------------------------------------------------------------
-
-absl::Status Controller::Impl::CollectRound(int64_t round, std::vector<Group>* groups,
-                                            monitor::Metrics* counts) {
-  const RoundContext context = Round();
-  PONDER_ASSIGN_OR_RETURN(
-      rollout::GenerateRequest request,
-      IssuePrompts(context, sampler_->Sample(job_.data.train_batch_size, state_.step), state_.step,
-                   round, &state_.prompts, counts));
-  auto start = std::chrono::steady_clock::now();
-  PONDER_ASSIGN_OR_RETURN(std::vector<rollout::Trajectory> trajectories,
-                          rollout_.backend->Generate(request));
-  (*counts)["timing/gen_s"] += Seconds(start);
-  PONDER_ASSIGN_OR_RETURN(
-      std::vector<Group> finished,
-      GroupTrajectories(context, request, std::move(trajectories), &state_.prompts, counts));
-  start = std::chrono::steady_clock::now();
-  PONDER_RETURN_IF_ERROR(ScoreGroups(context, *reward_, &finished, counts));
-  (*counts)["timing/reward_s"] += Seconds(start);
-  for (Group& group : finished) {
-    std::vector<double> scores;
-    for (const ScoredSample& s : group.samples) scores.push_back(s.result.score);
-    group.kept = filter_->Offer(scores) == GroupVerdict::kKeep;
-    groups->push_back(std::move(group));
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<monitor::Metrics> Controller::Impl::RunStep(
     std::vector<monitor::SampleRecord>* samples) {
@@ -262,15 +216,7 @@ absl::StatusOr<monitor::Metrics> Controller::Impl::RunStep(
   monitor::Metrics m;
   std::vector<Group> groups;
   filter_->BeginBatch(job_.data.train_batch_size);
-  if (async()) {
-    filter_->CountGeneration();
-    PONDER_RETURN_IF_ERROR(TakeBatch(&groups, &m));
-  } else {
-    for (int64_t round = 0; filter_->NeedsGeneration(); ++round) {
-      filter_->CountGeneration();
-      PONDER_RETURN_IF_ERROR(CollectRound(round, &groups, &m));
-    }
-  }
+  PONDER_RETURN_IF_ERROR(batches_->Collect(&groups, &m));
   PONDER_RETURN_IF_ERROR(filter_->FinishBatch());
 
   const TrainingBatch batch = KeptSamples(groups);
@@ -290,22 +236,9 @@ absl::StatusOr<monitor::Metrics> Controller::Impl::RunStep(
   } else {
     spdlog::warn("step {}: no finished samples to train on (all paused?)", state_.step + 1);
   }
-  const auto sync_start = std::chrono::steady_clock::now();
-  if (async()) {
-    // The rollout takes it when a batch made with it comes up (async_rollout.h).
-    pipeline_->Publish(SnapshotWeights(models_.policy, state_.step + 1));
-    m["timing/publish_s"] = Seconds(sync_start);
-  } else {
-    PONDER_RETURN_IF_ERROR(rollout_.weights->Push(state_.step + 1));
-    m["timing/sync_s"] = Seconds(sync_start);
-  }
+  PONDER_RETURN_IF_ERROR(batches_->Publish(&m));
 
-  for (const Group& group : groups) {
-    int64_t correct = 0;
-    for (const ScoredSample& s : group.samples) correct += IsCorrect(s.result) ? 1 : 0;
-    sampler_->Observe(group.index, static_cast<double>(correct),
-                      static_cast<int64_t>(group.samples.size()));
-  }
+  ObserveGroups(groups, *sampler_);
   *samples = SampleRecords(state_.step + 1, groups, batch, data_.train, shaped, advantages,
                            job_.monitor.max_samples_per_step);
   AddSampleMetrics(groups, &m);
@@ -322,55 +255,8 @@ absl::StatusOr<monitor::Metrics> Controller::Impl::RunStep(
   return m;
 }
 
-// ---- Async mode ---------------------------------------------------------------------------
-
-absl::Status Controller::Impl::StartPipeline() {
-  AsyncRollout::Parts parts;
-  parts.rollout = rollout_.backend.get();
-  parts.reward = reward_.get();
-  parts.context = Round();
-  parts.prompts = &state_.prompts;
-  parts.rollout_version = state_.step;
-  pipeline_ = std::make_unique<AsyncRollout>(parts);
-  next_batch_step_ = state_.step + static_cast<int64_t>(state_.in_flight.size());
-  pipeline_->Restore(std::move(state_.in_flight));
-  state_.in_flight.clear();
-  return absl::OkStatus();
-}
-
-absl::Status Controller::Impl::IssueAhead() {
-  const int64_t last = std::min(job_.trainer.steps - 1, state_.step + job_.trainer.rollout_ahead);
-  for (; next_batch_step_ <= last; ++next_batch_step_) {
-    // Made with the newest weights there are: those after state_.step updates.
-    PONDER_RETURN_IF_ERROR(
-        pipeline_->Submit(next_batch_step_, state_.step,
-                          sampler_->Sample(job_.data.train_batch_size, next_batch_step_)));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Controller::Impl::TakeBatch(std::vector<Group>* groups, monitor::Metrics* m) {
-  PONDER_RETURN_IF_ERROR(IssueAhead());
-  double waited = 0;
-  PONDER_ASSIGN_OR_RETURN(BatchResult batch, pipeline_->Take(state_.step, &waited));
-  for (const auto& [name, value] : batch.counts) (*m)[name] += value;
-  (*m)["timing/idle_s/trainer"] = waited;
-  (*m)["timing/idle_s/rollout"] = pipeline_->TakeRolloutIdleSeconds();
-  DropStaleSamples(state_.step, job_.trainer.max_staleness, &batch.groups, m);
-  for (Group& group : batch.groups) {
-    std::vector<double> scores;
-    for (const ScoredSample& s : group.samples) scores.push_back(s.result.score);
-    group.kept = filter_->Offer(scores) == GroupVerdict::kKeep;
-    groups->push_back(std::move(group));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Controller::Impl::SaveCheckpoint() {
-  if (pipeline_) {
-    // What is in flight goes into the checkpoint: wait for it, and keep it scored.
-    PONDER_ASSIGN_OR_RETURN(state_.in_flight, pipeline_->Drain());
-  }
+  PONDER_ASSIGN_OR_RETURN(state_.in_flight, batches_->Drain());
   absl::Status saved = SaveRunState(job_, state_, Parts());
   state_.in_flight.clear();
   return saved;
@@ -382,19 +268,7 @@ absl::Status Controller::Impl::Evaluate(int64_t step) {
   set.name = !job_.data.task.name.empty() ? job_.data.task.name
                                           : fs::path(job_.data.val_files.front()).stem().string();
   set.prompts = data_.val;
-  rollout::RolloutBackend* backend = rollout_.backend.get();
-  if (async()) {
-    // The pipeline's rollout holds older weights: evaluate on the live policy.
-    if (!eval_rollout_) {
-      PONDER_ASSIGN_OR_RETURN(
-          RolloutConnection shared,
-          SharedWeightsEngine(job_, models_.policy, tokenizer_->tokenizer, state_.step));
-      eval_rollout_.emplace(std::move(shared));
-    } else {
-      PONDER_RETURN_IF_ERROR(eval_rollout_->weights->Push(state_.step));
-    }
-    backend = eval_rollout_->backend.get();
-  }
+  PONDER_ASSIGN_OR_RETURN(rollout::RolloutBackend * backend, batches_->EvalRollout());
   EvalContext context{.rollout = backend,
                       .reward = reward_.get(),
                       .encoder = &tokenizer_->encoder,
@@ -415,13 +289,7 @@ absl::Status Controller::Impl::Evaluate(int64_t step) {
 absl::Status Controller::Impl::Run() {
   if (ranks_ == nullptr) return RunSteps();
   if (!ranks_->is_controller()) return ranks_->Follow(*learner_, &state_.step);
-  absl::Status status = RunSteps();
-  if (status.ok() || absl::IsCancelled(status)) {
-    PONDER_RETURN_IF_ERROR(ranks_->SendEnd(absl::IsCancelled(status)));
-  } else {
-    ranks_->group().Abort(status);  // the others end with rank 0's message
-  }
-  return status;
+  return ranks_->Lead([this] { return RunSteps(); });
 }
 
 absl::Status Controller::Impl::RunSteps() {

@@ -18,10 +18,12 @@
 //
 // controller.cc is the loop; each part it drives has its own file: training_models.h (policy,
 // reference, critic), rollout_backend.h (the rollout backend and its WeightSync, in process
-// or remote alike), rollout_round.h (issuing prompts, grouping trajectories, scoring groups),
-// learner.h (the update), step_metrics.h (the step's batch, metrics and sample records),
-// run_state.h (checkpoint contents), progress.h (the progress lines). Metrics and samples go
-// to a monitor::MetricsSink.
+// or remote alike), step_batches.h (where each step's groups come from and its weights go:
+// rounds of rollout_round.h in sync mode -- issuing prompts, grouping trajectories, scoring
+// groups -- or the pipeline of async_rollout.h in async mode), trainer_ranks.h (the hand-off
+// to the other trainer ranks), learner.h (the update), step_metrics.h (the step's batch,
+// metrics and sample records), run_state.h (checkpoint contents), progress.h (the progress
+// lines). Metrics and samples go to a monitor::MetricsSink.
 #pragma once
 
 #include <atomic>

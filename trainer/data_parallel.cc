@@ -11,8 +11,8 @@
 namespace ponder::trainer {
 namespace {
 
-// The metrics an update sums over micro-batches (trainer/learner.cc). Every rank sends every
-// name, with a count of how many values it has, so that ranks without rows take part.
+// The metrics an update sums over micro-batches (trainer/learner_update.cc). Every rank sends
+// every name, with a count of how many values it has, so that ranks without rows take part.
 constexpr const char* kUpdateMetrics[] = {
     "actor/pg_loss", "actor/clipfrac", "actor/ppo_kl",   "actor/clipfrac_lower", "actor/kl_loss",
     "actor/entropy", "actor/nll_loss", "critic/vf_loss", "critic/vf_clipfrac"};

@@ -10,7 +10,8 @@
 //     sink.Write(step, out.metrics);
 //   }
 //
-// Step runs these phases in order (learner.cc, one function each):
+// Step runs these phases in order, one function each (learner_terms.cc: 1-4; learner_update.cc:
+// 5; what they share: internal/learner_impl.h):
 //   1. reference terms: old log-probs under the current policy (or the rollout's behaviour
 //      log-probs when trainer.recompute_logprobs is false), reference log-probs when a KL term
 //      needs them, critic values for GAE (no grad, micro-batched);

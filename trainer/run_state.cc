@@ -175,6 +175,16 @@ absl::StatusOr<RunState> RestoreRunState(const JobConfig& job, const std::string
   return state;
 }
 
+absl::StatusOr<std::string> ResumeCheckpoint(const std::string& run_dir) {
+  absl::StatusOr<int64_t> latest = LatestValidCheckpoint(run_dir);
+  if (!latest.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot resume '", run_dir, "': ", latest.status().message()));
+  }
+  spdlog::info("resuming from {}", CheckpointDir(run_dir, *latest));
+  return CheckpointDir(run_dir, *latest);
+}
+
 absl::StatusOr<int64_t> RestoreLearnerState(const std::string& checkpoint, Learner* learner) {
   const fs::path path = fs::path(checkpoint) / "state.json";
   PONDER_ASSIGN_OR_RETURN(std::string text, ReadText(path));

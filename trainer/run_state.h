@@ -61,6 +61,10 @@ absl::Status SaveRunState(const JobConfig& job, const RunState& state,
 absl::StatusOr<RunState> RestoreRunState(const JobConfig& job, const std::string& dir,
                                          const CheckpointedParts& parts);
 
+// The checkpoint `--resume` continues from: the newest one of `run_dir` that verifies
+// (FailedPrecondition naming the run directory when there is none).
+absl::StatusOr<std::string> ResumeCheckpoint(const std::string& run_dir);
+
 // What the trainer ranks other than rank 0 restore (trainer_ranks.h): the learner's state and
 // optimizers. Returns the checkpoint's step.
 absl::StatusOr<int64_t> RestoreLearnerState(const std::string& dir, Learner* learner);

@@ -28,6 +28,28 @@ absl::Status TrainerRanks::ShareWeights(const std::vector<at::Tensor>& parameter
   return group_->Broadcast(data, "the initial weights");
 }
 
+std::string TrainerRanks::ModelDevice(const std::string& device) const {
+  return device == "cuda" ? absl::StrCat("cuda:", env_.local_rank) : device;
+}
+
+absl::Status TrainerRanks::ShareModels(const TrainingModels& models) {
+  std::vector<at::Tensor> weights = models.actor->Parameters();
+  if (models.critic_model) {
+    for (const at::Tensor& p : models.critic_model->Parameters()) weights.push_back(p);
+  }
+  return ShareWeights(weights);
+}
+
+absl::Status TrainerRanks::Lead(const std::function<absl::Status()>& run_steps) {
+  absl::Status status = run_steps();
+  if (status.ok() || absl::IsCancelled(status)) {
+    PONDER_RETURN_IF_ERROR(SendEnd(absl::IsCancelled(status)));
+  } else {
+    group_->Abort(status);  // the others end with rank 0's message
+  }
+  return status;
+}
+
 absl::Status TrainerRanks::SendBatch(int64_t step, const std::vector<Trajectory>& batch) {
   std::string bytes = EncodeStepMessage({StepMessage::Kind::kBatch, step, batch});
   return group_->BroadcastBytes(bytes, absl::StrCat("the batch of step ", step + 1));

@@ -5,15 +5,19 @@
 // of it (trainer/data_parallel.h) until rank 0 ends the job.
 //
 //   PONDER_ASSIGN_OR_RETURN(auto ranks, TrainerRanks::Join(job.distributed, on_gpu));
+//   job.model.device = ranks->ModelDevice(job.model.device);
 //   learner_options.data_parallel = ranks ? ranks->data_parallel() : nullptr;
 //   ... models loaded (fresh or from the checkpoint every rank reads) ...
-//   PONDER_RETURN_IF_ERROR(ranks->ShareWeights(parameters));
+//   PONDER_RETURN_IF_ERROR(ranks->ShareModels(models));
 //   if (!ranks->is_controller()) return ranks->Follow(*learner, &step);
-//   ... rank 0: ranks->SendBatch(step, batch) before each learner step; SendEnd at the end.
+//   ... rank 0: ranks->Lead(run_steps), where each step calls ranks->SendBatch(step, batch)
+//   before its own learner step.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -21,6 +25,7 @@
 #include "trainer/data_parallel.h"
 #include "trainer/distributed.h"
 #include "trainer/learner.h"
+#include "trainer/training_models.h"
 
 namespace ponder::trainer {
 
@@ -35,12 +40,19 @@ class TrainerRanks {
   RankGroup& group() { return *group_; }
   DataParallel* data_parallel() { return &data_parallel_; }
 
+  // The device of this rank's models: on several GPUs of a node, "cuda" is cuda:LOCAL_RANK.
+  std::string ModelDevice(const std::string& device) const;
   // Rank 0's values of `parameters` on every rank (the same models in the same order).
   absl::Status ShareWeights(const std::vector<at::Tensor>& parameters);
+  // Rank 0's policy and critic weights on every rank.
+  absl::Status ShareModels(const TrainingModels& models);
   // Rank 0: the batch of (0-based) step `step`, before its own learner step on it.
   absl::Status SendBatch(int64_t step, const std::vector<Trajectory>& batch);
   // Rank 0: the end of the job (`cancelled`: stopped by a signal), then the last barrier.
   absl::Status SendEnd(bool cancelled);
+  // Rank 0: runs the job's steps, then ends the job on every rank: SendEnd when they ran or
+  // were stopped (Cancelled), or the others end with rank 0's error. Returns the steps' status.
+  absl::Status Lead(const std::function<absl::Status()>& run_steps);
   // The other ranks: learner steps on rank 0's batches until it ends the job. `*step` counts
   // the completed steps. Cancelled when rank 0 was stopped early.
   absl::Status Follow(Learner& learner, int64_t* step);
