@@ -176,31 +176,32 @@ absl::StatusOr<LearnerStep> Learner::Step(const std::vector<Trajectory>& batch, 
     return absl::InternalError(absl::StrCat("learner step ", step + 1,
                                             " failed in LibTorch: ", e.what_without_backtrace()));
   }
+}
 
-  std::string Learner::SaveState() const {
-    return nlohmann::json{
-        {"rng", internal::EngineState(impl_->rng)},
-        {"skipped_policy_steps", impl_->policy_opt->skipped()},
-        {"skipped_critic_steps", impl_->critic_opt ? impl_->critic_opt->skipped() : int64_t{0}}}
-        .dump();
-  }
+std::string Learner::SaveState() const {
+  return nlohmann::json{
+      {"rng", internal::EngineState(impl_->rng)},
+      {"skipped_policy_steps", impl_->policy_opt->skipped()},
+      {"skipped_critic_steps", impl_->critic_opt ? impl_->critic_opt->skipped() : int64_t{0}}}
+      .dump();
+}
 
-  absl::Status Learner::LoadState(const std::string& state) {
-    try {
-      nlohmann::json j = nlohmann::json::parse(state);
-      std::mt19937_64 rng;
-      if (!internal::SetEngineState(j.at("rng").get<std::string>(), rng)) {
-        return absl::InvalidArgumentError("learner state: 'rng' is not an engine state");
-      }
-      const int64_t skipped_policy = j.at("skipped_policy_steps").get<int64_t>();
-      const int64_t skipped_critic = j.at("skipped_critic_steps").get<int64_t>();
-      impl_->rng = rng;
-      impl_->policy_opt->set_skipped(skipped_policy);
-      if (impl_->critic_opt) impl_->critic_opt->set_skipped(skipped_critic);
-    } catch (const nlohmann::json::exception& e) {
-      return absl::InvalidArgumentError(absl::StrCat("learner state is not valid: ", e.what()));
+absl::Status Learner::LoadState(const std::string& state) {
+  try {
+    nlohmann::json j = nlohmann::json::parse(state);
+    std::mt19937_64 rng;
+    if (!internal::SetEngineState(j.at("rng").get<std::string>(), rng)) {
+      return absl::InvalidArgumentError("learner state: 'rng' is not an engine state");
     }
-    return absl::OkStatus();
+    const int64_t skipped_policy = j.at("skipped_policy_steps").get<int64_t>();
+    const int64_t skipped_critic = j.at("skipped_critic_steps").get<int64_t>();
+    impl_->rng = rng;
+    impl_->policy_opt->set_skipped(skipped_policy);
+    if (impl_->critic_opt) impl_->critic_opt->set_skipped(skipped_critic);
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("learner state is not valid: ", e.what()));
   }
+  return absl::OkStatus();
+}
 
 }  // namespace ponder::trainer
