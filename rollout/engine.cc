@@ -10,6 +10,8 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -250,7 +252,7 @@ class RolloutEngine::Impl {
       ApplyUpdates(updates);
       for (Incoming& in : incoming) Accept(std::move(in));
       SweepCancelled();
-      if (!scheduler_.idle()) StepOnce();
+      if (!scheduler_.idle()) GuardedStep();
       PublishStatus();
     }
     Shutdown();
@@ -275,6 +277,8 @@ class RolloutEngine::Impl {
       } catch (const c10::Error& e) {
         status =
             absl::InternalError(absl::StrCat("weight update failed: ", e.what_without_backtrace()));
+      } catch (const std::exception& e) {
+        status = absl::InternalError(absl::StrCat("weight update failed: ", e.what()));
       }
       if (status.ok()) {
         std::lock_guard<std::mutex> lock(mu_);
@@ -348,6 +352,28 @@ class RolloutEngine::Impl {
         });
   }
 
+  // One step; an exception out of it (LibTorch's, outside the decoder's own guard, e.g. in
+  // moving or sampling the logits) ends every request in flight with the error, and the
+  // engine goes on serving the next ones.
+  void GuardedStep() {
+    std::string failure;
+    try {
+      StepOnce();
+      return;
+    } catch (const c10::Error& e) {
+      failure = absl::StrCat("LibTorch: ", e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    const absl::Status error =
+        absl::InternalError(absl::StrCat("rollout engine: a generation step failed: ", failure));
+    spdlog::error("{}", error.ToString());
+    for (const auto& r : requests_) {
+      if (!r->done && r->end_status.ok()) r->end_status = error;
+    }
+    AbortWhere([](const RequestState& r) { return !r.end_status.ok(); });
+  }
+
   void StepOnce() {
     Scheduler::Plan plan = scheduler_.PlanStep();
     {
@@ -377,7 +403,13 @@ class RolloutEngine::Impl {
     const std::vector<Scheduler::Sampler> samplers = scheduler_.Commit(plan);
     std::vector<internal::RowSampler> rows;
     for (const Scheduler::Sampler& s : samplers) rows.push_back({s.seq, s.row});
-    const at::Tensor cpu_logits = logits->to(at::kCPU).contiguous();
+    const at::Tensor cpu_logits = logits->to(at::kCPU, at::kFloat).contiguous();
+    if (cpu_logits.dim() != 2 || cpu_logits.size(0) != static_cast<int64_t>(plan.rows.size()) ||
+        cpu_logits.size(1) != vocab_) {
+      throw std::runtime_error(absl::StrCat("the model's logits have shape [",
+                                            absl::StrJoin(cpu_logits.sizes(), ", "),
+                                            "], expected [", plan.rows.size(), ", ", vocab_, "]"));
+    }
     const std::vector<TokenChoice> choices =
         internal::SampleRows(cpu_logits.data_ptr<float>(), vocab_, rows);
 
@@ -408,6 +440,16 @@ class RolloutEngine::Impl {
       std::unique_ptr<Sequence> done = scheduler_.Remove(seq);
       Deliver(*done, reason);
     }
+    EndFailedForks();
+  }
+
+  // Samples that could not fork their prompt's blocks (Scheduler::Commit) end, and the rest
+  // of their requests with them, with the scheduler's error.
+  void EndFailedForks() {
+    std::vector<std::unique_ptr<Sequence>> failed = scheduler_.TakeFailed();
+    if (failed.empty()) return;
+    for (auto& seq : failed) Deliver(*seq, FinishReason::kAborted);
+    AbortWhere([](const RequestState& r) { return !r.end_status.ok(); });
   }
 
   // Hands a sample (which holds no blocks any more) back to its caller.

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace ponder::rollout::internal {
 namespace {
 
@@ -170,8 +172,10 @@ std::vector<Scheduler::Sampler> Scheduler::Commit(const Plan& plan) {
     if (seq->followers.empty()) continue;
     std::vector<int64_t> targets;
     for (auto& f : seq->followers) targets.push_back(f->slot);
-    absl::Status shared = cache_.Fork(seq->slot, targets);
-    if (!shared.ok()) spdlog::error("rollout engine: {}", shared.ToString());
+    if (absl::Status shared = cache_.Fork(seq->slot, targets); !shared.ok()) {
+      FailFollowers(*seq, shared);
+      continue;
+    }
     for (auto& f : seq->followers) {
       f->fed = seq->fed;
       out.push_back({f.get(), static_cast<int64_t>(r)});
@@ -181,6 +185,23 @@ std::vector<Scheduler::Sampler> Scheduler::Commit(const Plan& plan) {
   }
   for (auto& f : forked) running_.push_back(std::move(f));
   return out;
+}
+
+void Scheduler::FailFollowers(Sequence& leader, const absl::Status& fork) {
+  // Without the leader's blocks a follower's slot holds no prompt: sampling on would draw
+  // tokens from nothing.
+  const absl::Status error = absl::InternalError(
+      absl::StrCat("rollout engine: ", leader.followers.size(), " samples of prompt ",
+                   leader.prompt().prompt_index, " could not share its prefill in the KV cache (",
+                   fork.message(), "); they end with this error"));
+  spdlog::error("{}", error.ToString());
+  for (auto& f : leader.followers) {
+    if (f->slot >= 0 && cache_.in_use(f->slot)) cache_.Release(f->slot).IgnoreError();
+    f->slot = -1;
+    if (f->request().end_status.ok()) f->request().end_status = error;
+    failed_.push_back(std::move(f));
+  }
+  leader.followers.clear();
 }
 
 std::unique_ptr<Sequence> Scheduler::Remove(Sequence* seq) {

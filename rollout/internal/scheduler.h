@@ -61,7 +61,13 @@ class Scheduler {
     Sequence* seq;
     int64_t row;
   };
+  // A leader whose followers cannot fork its blocks (KvCache::Fork failed) samples on; its
+  // followers do not: they leave the schedule with their slots freed, their request's
+  // end_status set to the error (the first error of a request wins), and wait in TakeFailed.
   std::vector<Sampler> Commit(const Plan& plan);
+  // The samples Commit took out because their fork failed; the engine ends them and the rest
+  // of their requests.
+  std::vector<std::unique_ptr<Sequence>> TakeFailed() { return std::move(failed_); }
 
   // Removes a running sample (it finished or was paused): its slot and blocks go back.
   std::unique_ptr<Sequence> Remove(Sequence* seq);
@@ -87,12 +93,15 @@ class Scheduler {
   void Admit();
   // Preempts the newest running sample (with the samples waiting to fork it).
   void PreemptNewest();
+  // Takes `leader`'s followers out after their fork failed with `fork` (see Commit).
+  void FailFollowers(Sequence& leader, const absl::Status& fork);
 
   model::KvCache cache_;
   Options options_;
   int64_t watermark_ = 0;  // blocks kept free at admission, so that growth rarely preempts
   std::deque<SequenceGroup> waiting_;
   std::vector<std::unique_ptr<Sequence>> running_;  // in admission order
+  std::vector<std::unique_ptr<Sequence>> failed_;   // see Commit
   int64_t preemptions_ = 0;
 };
 
