@@ -92,7 +92,22 @@ std::vector<at::Tensor> Trainable(const std::vector<at::Tensor>& params) {
 
 }  // namespace
 
+// The learner's parts; LibTorch may throw while building them (e.g. a parameter the optimizer
+// cannot take).
 absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(
+    const AlgorithmOptions& algorithm, const TrainerOptions& trainer, const LearnerOptions& options,
+    TrainablePolicy* policy, TrainablePolicy* reference, ValueModel* critic) {
+  try {
+    return CreateUnguarded(algorithm, trainer, options, policy, reference, critic);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("creating the learner failed in LibTorch: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("creating the learner failed: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Learner>> Learner::CreateUnguarded(
     const AlgorithmOptions& algorithm, const TrainerOptions& trainer, const LearnerOptions& options,
     TrainablePolicy* policy, TrainablePolicy* reference, ValueModel* critic) {
   if (absl::Status s = algorithm.Validate(); !s.ok()) {
@@ -175,6 +190,8 @@ absl::StatusOr<LearnerStep> Learner::Step(const std::vector<Trajectory>& batch, 
   } catch (const c10::Error& e) {  // a shape or device mismatch, out of memory ...
     return absl::InternalError(absl::StrCat("learner step ", step + 1,
                                             " failed in LibTorch: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("learner step ", step + 1, " failed: ", e.what()));
   }
 }
 

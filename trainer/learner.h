@@ -30,7 +30,9 @@
 //      reference, the entropy bonus, the positive-example NLL -- are composed in one place.
 // Metrics use verl-style names: actor/pg_loss, actor/entropy, actor/clipfrac, actor/ppo_kl,
 // actor/grad_norm, actor/lr, critic/vf_loss, adv/mean, kl_ref/mean, rollout_corr/* ...
-// A LibTorch error anywhere in a step comes back as an Internal status naming the step.
+// The entry points return a Status and do not throw: a LibTorch error (or any other exception)
+// while creating the learner or in a step comes back as an Internal status naming what failed
+// (the step, or the creation).
 #pragma once
 
 #include <cstdint>
@@ -100,6 +102,12 @@ class Learner {
 
  private:
   struct Impl;
+  static absl::StatusOr<std::unique_ptr<Learner>> CreateUnguarded(const AlgorithmOptions& algorithm,
+                                                                  const TrainerOptions& trainer,
+                                                                  const LearnerOptions& options,
+                                                                  TrainablePolicy* policy,
+                                                                  TrainablePolicy* reference,
+                                                                  ValueModel* critic);
   explicit Learner(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <functional>
 #include <random>
+#include <stdexcept>
 
 #include "absl/strings/str_cat.h"
 #include "base/config.h"
@@ -44,6 +45,7 @@ class TinyPolicy : public TrainablePolicy {
   absl::StatusOr<TokenScores> Score(const at::Tensor& tokens, const at::Tensor& attention_mask,
                                     const at::Tensor& targets, bool with_entropy) override {
     ++calls;
+    if (throw_in_score) throw std::runtime_error("the policy's device went away");
     at::Tensor logits = at::matmul(embed_.index_select(0, tokens.reshape(-1)), head_) + bias_;
     logits = logits.reshape({tokens.size(0), tokens.size(1), kVocab});
     at::Tensor logp_all = at::log_softmax(logits, -1);
@@ -51,6 +53,7 @@ class TinyPolicy : public TrainablePolicy {
     s.log_probs = logp_all.gather(2, targets.clamp_min(0).unsqueeze(2)).squeeze(2);
     if (poison && at::GradMode::is_enabled()) s.log_probs = s.log_probs * NAN;
     if (with_entropy) s.entropy = -(logp_all.exp() * logp_all).sum(-1);
+    if (flat_scores) s.log_probs = s.log_probs.reshape(-1);  // not [B, L]: LibTorch objects later
     return s;
   }
   std::vector<at::Tensor> Parameters() override { return {embed_, head_, bias_}; }
@@ -63,6 +66,8 @@ class TinyPolicy : public TrainablePolicy {
     return at::log_softmax(logits, -1)[next].item<double>();
   }
   bool poison = false;
+  bool throw_in_score = false;
+  bool flat_scores = false;
   int calls = 0;
 
  private:
@@ -465,6 +470,53 @@ TEST(LearnerTest, BadInputsAndMissingModels) {
     ASSERT_FALSE(out.ok()) << c.message;
     EXPECT_THAT(std::string(out.status().message()), HasSubstr(c.message));
   }
+}
+
+// A policy whose parameter is not a leaf tensor: the optimizer refuses it (in LibTorch).
+class NonLeafPolicy : public TinyPolicy {
+ public:
+  NonLeafPolicy() : TinyPolicy(1) {}
+  std::vector<at::Tensor> Parameters() override { return {TinyPolicy::Parameters()[0] * 2}; }
+};
+
+TEST(LearnerTest, ErrorsInLibTorchComeBackAsStatusesNamingWhatFailed) {
+  NonLeafPolicy non_leaf;
+  auto refused = Learner::Create(Algo("grpo"), Trainer(), {}, &non_leaf, nullptr, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("creating the learner failed in LibTorch: can't optimize a non-leaf"));
+
+  TinyPolicy policy(1);
+  auto learner = Learner::Create(Algo("grpo"), Trainer(), {}, &policy, nullptr, nullptr);
+  ASSERT_TRUE(learner.ok()) << learner.status();
+  const at::Tensor before = policy.Flat();
+  std::vector<Trajectory> batch = Batch(1);
+  batch[4].response_ids.back() = 99;  // outside the policy's vocabulary of 6
+  auto out = (*learner)->Step(batch, 2);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(out.status().message(), "policy forward failed: index out of range in self");
+  EXPECT_TRUE(at::equal(policy.Flat(), before));
+
+  policy.flat_scores = true;  // caught at the learner's boundary
+  out = (*learner)->Step(Batch(1), 2);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(out.status().message()),
+              HasSubstr("learner step 3 failed in LibTorch: "));
+  EXPECT_TRUE(at::equal(policy.Flat(), before));
+  policy.flat_scores = false;
+
+  policy.throw_in_score = true;
+  out = (*learner)->Step(Batch(1), 0);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(), "learner step 1 failed: the policy's device went away");
+  // The learner goes on once the policy does.
+  policy.throw_in_score = false;
+  out = (*learner)->Step(Batch(1), 0);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_FALSE(at::equal(policy.Flat(), before));
 }
 
 TEST(LearnerTest, StateRoundTrips) {
