@@ -69,9 +69,13 @@ class SlurmTest(unittest.TestCase):
         return out, steps
 
     def assert_no_server_left(self):
+        # Only this job's servers (they carry its config): other tests may run servers of
+        # their own beside this one.
         ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-        self.assertNotIn(f"{PONDER} rollout --listen", ps)
-        self.assertNotIn(f"{PONDER} reward --listen", ps)
+        for line in ps.splitlines():
+            for role in ("rollout", "reward"):
+                self.assertFalse(line.startswith(f"{PONDER} {role} --listen")
+                                 and f"--config {self.config}" in line, line)
 
     def test_places_the_roles_and_trains(self):
         run_dir = os.path.join(self.tmp, "run")
