@@ -1,5 +1,7 @@
-// `ponder reward [--listen HOST:PORT] [--config FILE] [--token TOKEN] [key=value ...]`: a
-// reward server (RewardService over gRPC) scoring with the job config's `reward:` section.
+// `ponder reward [--listen HOST:PORT] [--config FILE] [--token TOKEN] [--drain SECONDS]
+// [key=value ...]`: a reward server (RewardService over gRPC) scoring with the job config's
+// `reward:` section, until SIGINT or SIGTERM; it then answers NOT_SERVING to health probes for
+// --drain seconds (or until a second signal) before it stops (cli/drain.h).
 // It binds loopback unless told otherwise (--listen 0.0.0.0:PORT); the token comes from
 // --token, else $PONDER_REWARD_TOKEN, else reward.token; reward.tls.cert and .key make it
 // serve TLS (and reward.tls.ca makes it require client certificates signed by that CA).
@@ -12,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
+#include "cli/drain.h"
 #include "monitor/metrics_endpoint.h"
 #include "reward/reward.h"
 #include "reward/reward_server.h"
@@ -27,6 +30,7 @@ struct RewardArgs {
   std::string config;
   std::string token;
   int64_t threads = -1;
+  double drain_s = 3;
   std::vector<std::string> overrides;
 };
 
@@ -109,8 +113,9 @@ int Serve(const RewardArgs& args) {
             << (token.empty() ? "" : " (token required)") << std::endl;
   if (metrics)
     std::cout << "ponder reward: metrics at " << metrics->url() << "/metrics" << std::endl;
-  int signal = 0;
-  sigwait(&signals, &signal);
+  reward::RewardServer* serving = server->get();
+  const int signal = WaitForStop(signals, args.drain_s, "ponder reward",
+                                 [serving](bool on) { serving->SetServing(on); });
   std::cout << "ponder reward: shutting down (signal " << signal << ")" << std::endl;
   if (metrics) metrics->Stop();
   (*server)->Shutdown(absl::Seconds(5));
@@ -130,6 +135,11 @@ void AddRewardCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--token", args->token,
                   "shared secret clients must send (default: $PONDER_REWARD_TOKEN, then "
                   "reward.token)");
+  cmd->add_option("--drain", args->drain_s,
+                  "seconds between the first SIGINT/SIGTERM and the stop, answering NOT_SERVING "
+                  "to health probes while calls in flight go on (default 3; a second signal stops "
+                  "at once)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", args->threads, "scoring threads (default: reward.threads)");
   cmd->add_option("overrides", args->overrides,
                   "dotted key=value overrides, e.g. reward.timeout_s=10");

@@ -1,6 +1,8 @@
 // `ponder rollout [--listen HOST:PORT] --model PATH [--tokenizer PATH] [--config FILE]
-//  [--token TOKEN] [key=value ...]`: a rollout worker. Loads the model, starts the engine with
-// the job's `rollout:` section and serves RolloutService until SIGINT or SIGTERM. The first
+//  [--token TOKEN] [--drain SECONDS] [key=value ...]`: a rollout worker. Loads the model, starts
+// the engine with the job's `rollout:` section and serves RolloutService until SIGINT or
+// SIGTERM; it then answers NOT_SERVING to health probes for --drain seconds (or until a second
+// signal) before it stops, so that trainers move their work elsewhere (cli/drain.h). The first
 // line on stdout says where it listens (useful with port 0); with monitor.http set, the next
 // says where /metrics is served. It binds loopback unless told otherwise (--listen
 // 0.0.0.0:PORT); the token comes from --token, else $PONDER_ROLLOUT_TOKEN, else
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/drain.h"
 #include "model/threads.h"
 #include "monitor/metrics_endpoint.h"
 #include "rollout/engine.h"
@@ -33,6 +36,7 @@ struct RolloutArgs {
   std::string model;
   std::string tokenizer;
   std::string config;
+  double drain_s = 3;
   std::vector<std::string> overrides;
 };
 
@@ -109,8 +113,9 @@ int Serve(const RolloutArgs& args) {
             << " tokens)" << std::endl;
   if (metrics)
     std::cout << "ponder rollout: metrics at " << metrics->url() << "/metrics" << std::endl;
-  int signal = 0;
-  sigwait(&signals, &signal);
+  rollout::RolloutServer* serving = server->get();
+  const int signal = WaitForStop(signals, args.drain_s, "ponder rollout",
+                                 [serving](bool on) { serving->SetServing(on); });
   std::cerr << "ponder rollout: stopping (signal " << signal << ")\n";
   (*server)->Shutdown();
   server->reset();
@@ -131,6 +136,11 @@ void AddRolloutCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--token", args->token,
                   "shared secret every call must carry (default: $PONDER_ROLLOUT_TOKEN, then "
                   "rollout.token)");
+  cmd->add_option("--drain", args->drain_s,
+                  "seconds between the first SIGINT/SIGTERM and the stop, answering NOT_SERVING "
+                  "to health probes while calls in flight go on (default 3; a second signal stops "
+                  "at once)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--model", args->model, "Hugging Face model folder or llama2.c .bin checkpoint");
   cmd->add_option("--tokenizer", args->tokenizer,
                   "tokenizer file or folder (default: the model folder)");

@@ -170,6 +170,12 @@ void RewardServer::Shutdown(absl::Duration grace) {
   server_->Wait();
 }
 
+void RewardServer::SetServing(bool serving) {
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(serving);
+  }
+}
+
 void RewardServer::Wait() { server_->Wait(); }
 
 int64_t RewardServer::items_in_flight() const { return service_->in_flight(); }

@@ -47,6 +47,8 @@ class RewardServer {
   int port() const { return port_; }
   // host:port with the bound port ("127.0.0.1:40123").
   const std::string& address() const { return address_; }
+  // Sets what the health service answers (SERVING at start); NOT_SERVING before a stop.
+  void SetServing(bool serving);
   // Stops accepting calls and waits up to `grace` for running ones (then cancels them).
   void Shutdown(absl::Duration grace = absl::Seconds(5));
   // Blocks until the server has shut down.

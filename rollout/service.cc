@@ -292,7 +292,7 @@ class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
 
   grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override {
-    if (grpc::Status denied = auth_.Admit(*context, "Generate"); !denied.ok()) {
+    if (grpc::Status denied = Admit(*context, "Generate"); !denied.ok()) {
       return new Refused<grpc::ServerWriteReactor<v1::GenerateResponse>>(denied);
     }
     grpc::ServerWriteReactor<v1::GenerateResponse>* reactor = nullptr;
@@ -302,7 +302,7 @@ class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
 
   grpc::ServerReadReactor<v1::UpdateWeightsRequest>* UpdateWeights(
       grpc::CallbackServerContext* context, v1::UpdateWeightsResponse* response) override {
-    if (grpc::Status denied = auth_.Admit(*context, "UpdateWeights"); !denied.ok()) {
+    if (grpc::Status denied = Admit(*context, "UpdateWeights"); !denied.ok()) {
       return new Refused<grpc::ServerReadReactor<v1::UpdateWeightsRequest>>(denied);
     }
     return new UpdateWeightsReactor(backend_, response, options_);
@@ -313,7 +313,7 @@ class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
                                       v1::RolloutStatus* response) override {
     const auto start = std::chrono::steady_clock::now();
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    if (grpc::Status denied = auth_.Admit(*context, "GetStatus"); !denied.ok()) {
+    if (grpc::Status denied = Admit(*context, "GetStatus"); !denied.ok()) {
       reactor->Finish(denied);
       return reactor;
     }
@@ -326,6 +326,15 @@ class RolloutServiceImpl final : public v1::RolloutService::CallbackService {
   }
 
  private:
+  // The token check; a refused call is reported to on_call (UNAUTHENTICATED) like any other.
+  grpc::Status Admit(const grpc::CallbackServerContext& context, const char* method) {
+    grpc::Status denied = auth_.Admit(context, method);
+    if (!denied.ok() && options_.on_call) {
+      options_.on_call(method, absl::StatusCode::kUnauthenticated, 0.0);
+    }
+    return denied;
+  }
+
   RolloutBackend* backend_;
   ServerOptions options_;
   rpc::TokenCheck auth_;

@@ -64,6 +64,11 @@ class ChildProcess {
     }
   }
 
+  // Sends `signal` without waiting.
+  void Signal(int signal) {
+    if (pid_ > 0) kill(pid_, signal);
+  }
+
   // Sends `signal` and returns the exit code (128 + signal when killed), waiting up to 10 s.
   int Stop(int signal = SIGTERM) {
     if (pid_ <= 0) return -1;

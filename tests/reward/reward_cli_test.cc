@@ -8,6 +8,7 @@
 
 #include "nlohmann/json.hpp"
 #include "reward/reward_backend.h"
+#include "rpc/channel.h"
 #include "tests/monitor/monitor_testing.h"
 #include "tests/reward/process_testing.h"
 #include "tests/testing.h"
@@ -204,6 +205,49 @@ TEST(RewardCommandTest, ServesPrometheusMetricsWithMonitorHttp) {
   const monitor::PromtoolResult check = monitor::PromtoolCheck(text);
   EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
   EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
+// Calls refused for the token are counted in /metrics; on SIGTERM the server answers
+// NOT_SERVING to health probes until --drain ends or a second signal comes.
+TEST(RewardCommandTest, CountsRefusedCallsAndSaysNotServingBeforeItStops) {
+  testing::ChildProcess server;
+  ASSERT_TRUE(server.Start(
+      {Ponder(), "reward", "--listen", "127.0.0.1:0", "--drain", "600", "monitor.http.port=0"},
+      {"PONDER_REWARD_TOKEN=abc"}));
+  std::string line = server.ReadLine(std::chrono::seconds(30));
+  ASSERT_THAT(line, HasSubstr("ponder reward listening on 127.0.0.1:"));
+  std::string address = line.substr(line.find("127.0.0.1:"));
+  address = address.substr(0, address.find(' '));
+  line = server.ReadLine(std::chrono::seconds(30));
+  ASSERT_THAT(line, HasSubstr("ponder reward: metrics at http://127.0.0.1:"));
+  const int port = std::stoi(line.substr(line.rfind(':') + 1));
+
+  RewardClientOptions client;
+  client.addresses = {address};
+  client.token = "abd";
+  auto refused = GrpcRewardBackend::Create(client);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+  httplib::Client http("127.0.0.1", port);
+  auto res = http.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_THAT(res->body, ::testing::ContainsRegex(
+                             "ponder_rpc_total\\{service=\"RewardService\",method=\"[A-Za-z]+\","
+                             "code=\"UNAUTHENTICATED\"\\} 1\n"));
+
+  auto channel = rpc::MakeChannel(address, {});
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  ASSERT_TRUE(rpc::CheckHealth(*channel, absl::Seconds(10)).ok());
+  server.Signal(SIGTERM);
+  absl::Status health;
+  for (int i = 0; i < 600 && health.ok(); ++i) {  // up to a minute (a busy machine)
+    usleep(100000);
+    health = rpc::CheckHealth(*channel, absl::Seconds(10));
+  }
+  EXPECT_THAT(std::string(health.message()), HasSubstr("NOT_SERVING"));
+  EXPECT_EQ(server.Stop(SIGTERM), 0);  // the second signal ends the drain
+  EXPECT_THAT(server.ReadLine(std::chrono::seconds(10)),
+              HasSubstr("ponder reward: shutting down (signal 15)"));
 }
 
 TEST(RewardCommandTest, BadListenAddressFails) {

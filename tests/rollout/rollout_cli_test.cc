@@ -279,6 +279,62 @@ TEST(RolloutCliTest, ServesPrometheusMetricsWithMonitorHttp) {
   std::remove(err.c_str());
 }
 
+// Calls refused for the token are counted in /metrics; on SIGTERM the worker answers
+// NOT_SERVING to health probes until --drain ends or a second signal comes.
+TEST(RolloutCliTest, CountsRefusedCallsAndSaysNotServingBeforeItStops) {
+  const std::string out = TempPath("drain.out"), err = TempPath("drain.err");
+  pid_t pid = StartWorker(out, err, {"--token", "abc", "--drain", "600", "monitor.http.port=0"});
+  ASSERT_GT(pid, 0);
+  const std::string address = WaitForWord(out, "listening on ");
+  const std::string url = WaitForWord(out, "metrics at http://");
+  ASSERT_FALSE(address.empty() || url.empty()) << pt::ReadFile(err);
+  GrpcBackendOptions wrong;
+  wrong.token = "abd";
+  auto client = GrpcRolloutBackend::Connect(address, wrong);
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_EQ((*client)->GetStatus().status().code(), absl::StatusCode::kUnauthenticated);
+  GenerateRequest request;
+  request.prompts.push_back({.prompt_index = 0, .token_ids = {1, 403}, .n = 1, .sampling = {}});
+  EXPECT_EQ((*client)->Generate(request).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ((*client)->UpdateWeights(1, {}).code(), absl::StatusCode::kUnauthenticated);
+  GrpcBackendOptions none;
+  auto anonymous = GrpcRolloutBackend::Connect(address, none);
+  ASSERT_TRUE(anonymous.ok()) << anonymous.status();
+  EXPECT_EQ((*anonymous)->GetStatus().status().code(), absl::StatusCode::kUnauthenticated);
+
+  const std::string host = url.substr(0, url.find(':'));
+  const int port = std::stoi(url.substr(url.find(':') + 1));
+  httplib::Client http(host, port);
+  auto res = http.Get("/metrics");
+  ASSERT_TRUE(res);
+  const std::string& text = res->body;
+  EXPECT_THAT(text, HasSubstr("ponder_rpc_total{service=\"RolloutService\",method=\"GetStatus\","
+                              "code=\"UNAUTHENTICATED\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("ponder_rpc_total{service=\"RolloutService\",method=\"Generate\","
+                              "code=\"UNAUTHENTICATED\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("ponder_rpc_total{service=\"RolloutService\",method="
+                              "\"UpdateWeights\",code=\"UNAUTHENTICATED\"} 1\n"));
+
+  ASSERT_TRUE((*client)->CheckHealth(absl::Seconds(10)).ok());
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  absl::Status health;
+  for (int i = 0; i < 600 && health.ok(); ++i) {  // up to a minute (a busy machine)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    health = (*client)->CheckHealth(absl::Seconds(10));
+  }
+  EXPECT_THAT(std::string(health.message()), HasSubstr("NOT_SERVING"));
+  ASSERT_EQ(kill(pid, SIGTERM), 0);  // the second signal ends the drain
+  client->reset();
+  anonymous->reset();
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << pt::ReadFile(err);
+  EXPECT_THAT(pt::ReadFile(err), HasSubstr("not serving (signal 15); stopping in 600 s"));
+  EXPECT_THAT(pt::ReadFile(err), HasSubstr("stopping (signal 15)"));
+  std::remove(out.c_str());
+  std::remove(err.c_str());
+}
+
 TEST(RolloutCliTest, MissingModelAndBadConfigAreErrors) {
   pt::CommandResult r = pt::RunCommand(Ponder() + " rollout --listen 127.0.0.1:0");
   EXPECT_EQ(r.exit_code, 2);
