@@ -50,8 +50,8 @@ std::pair<int64_t, size_t> OldestAndSpan(const json& sample) {
 }
 
 constexpr char kAsync[] =
-    "trainer.mode=async trainer.steps=6 eval.every=0 eval.at_end=false checkpoint.at_end=false "
-    "monitor.max_samples_per_step=-1 run.threads=1 ";
+    "trainer.mode=async trainer.recompute_logprobs=false trainer.steps=6 eval.every=0 "
+    "eval.at_end=false checkpoint.at_end=false monitor.max_samples_per_step=-1 run.threads=1 ";
 
 TEST_F(AsyncTest, NoTrainedSampleIsOlderThanMaxStaleness) {
   pt::CommandResult r =
@@ -119,7 +119,7 @@ TEST_F(AsyncTest, ResumeAfterSigkillIsExact) {
   const std::string overrides =
       "run.threads=1 trainer.steps=6 checkpoint.every=3 checkpoint.keep=0 eval.every=3 "
       "rollout.n=8 data.train_batch_size=16 trainer.mode=async trainer.max_staleness=1 "
-      "trainer.rollout_ahead=1";
+      "trainer.rollout_ahead=1 algorithm.rollout_correction.name=tis";
   pt::CommandResult whole = Train("whole", overrides);
   ASSERT_EQ(whole.exit_code, 0) << whole.err;
 
@@ -162,10 +162,19 @@ TEST_F(AsyncTest, ResumeAfterSigkillIsExact) {
 }
 
 TEST_F(AsyncTest, OptionsThatCannotWorkTogetherAreNamed) {
-  pt::CommandResult r = Train("bad", "trainer.mode=async algorithm.filter_groups.enable=true");
+  // Stale samples need the rollout's log-probs: as PPO's old ones, or in a correction.
+  pt::CommandResult r = Train("bad", "trainer.mode=async");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("trainer.mode: async trains on samples drawn by older weights"));
+  EXPECT_THAT(r.err, HasSubstr("set algorithm.rollout_correction: {name: tis}"));
+  r = Train("bad",
+            "trainer.mode=async trainer.recompute_logprobs=false "
+            "algorithm.filter_groups.enable=true");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("trainer.mode: async does not support algorithm.filter_groups"));
-  r = Train("bad", "trainer.mode=async trainer.max_staleness=1 trainer.rollout_ahead=2");
+  r = Train("bad",
+            "trainer.mode=async trainer.recompute_logprobs=false trainer.max_staleness=1 "
+            "trainer.rollout_ahead=2");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("rollout_ahead (2) must be <= max_staleness (1)"));
 }
