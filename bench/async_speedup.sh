@@ -20,10 +20,15 @@ trap 'rm -rf "$work"' EXIT
 sft=$work/sft
 "$ponder" sft --config configs/learn_sft.yaml run.dir="$sft" >"$work/sft.log" 2>&1 ||
   { cat "$work/sft.log" >&2; exit 1; }
-# Generation and training of comparable length: 8 samples of up to 5 tokens for each of the
-# 80 prompts; the rollout engine runs 32 sequences at a time.
+# Generation and training of comparable length: on this tiny model a decode step costs little
+# next to training on the same tokens, so the rollout engine runs only MAX_RUNNING sequences
+# at a time (a worker whose decoding is latency-bound, as a large model's is). Old log-probs
+# are the rollout's (trainer.recompute_logprobs=false: PPO's ratio and clip against the policy
+# that drew the samples), the same algorithm in both modes.
+max_running=${MAX_RUNNING:-2}
 common=(model.path="$sft/final" trainer.steps="$steps" eval.at_end=false
-        checkpoint.at_end=false run.threads=1 rollout.max_running=32)
+        checkpoint.at_end=false run.threads=1 rollout.max_running="$max_running"
+        trainer.recompute_logprobs=false)
 
 run_mode() {
   local mode=$1
@@ -35,12 +40,16 @@ run_mode() {
 run_mode sync
 run_mode async
 
-/usr/bin/python3 - "$work" "$steps" <<'PY'
+/usr/bin/python3 - "$work" "$max_running" <<'PY'
 import json, sys
-work, steps = sys.argv[1], int(sys.argv[2])
+work, max_running = sys.argv[1], sys.argv[2]
 def load(mode):
     lines = [json.loads(l) for l in open(f"{work}/{mode}/metrics.jsonl") if l.strip()]
     return [l for l in lines if "reward/score/mean" in l["metrics"]]
+print(f"rollout.max_running={max_running}; trainer on core 0, rollout worker on core 1, "
+      "1 thread each; reward in the trainer")
+print(f"{'mode':6}{'steps/s':>9}{'s/step':>8}{'gen':>7}{'update':>8}{'reward':>8}{'sync':>7}"
+      f"{'idle tr':>9}{'idle ro':>9}{'stale':>7}{'dropped':>8}   reward first 5 -> last 5 steps")
 rows = {}
 for mode in ("sync", "async"):
     m = load(mode)
@@ -48,13 +57,13 @@ for mode in ("sync", "async"):
     # excluded).
     span = m[-1]["wall_time"] - m[0]["wall_time"]
     rate = (len(m) - 1) / span
-    mean = lambda key, part: sum(x["metrics"].get(key, 0) for x in part) / len(part)
+    mean = lambda key, part=m: sum(x["metrics"].get(key, 0) for x in part) / len(part)
     rows[mode] = rate
-    print(f"{mode:5}  {rate:6.3f} steps/s  ({1 / rate:5.3f} s/step)  "
-          f"gen {mean('timing/gen_s', m):.3f} s  update {mean('timing/update_s', m):.3f} s  "
-          f"reward {mean('timing/reward_s', m):.3f} s  "
-          f"idle trainer {mean('timing/idle_s/trainer', m):.3f} s  "
-          f"reward first 5 steps {mean('reward/score/mean', m[:5]):.3f} -> "
-          f"last 5 {mean('reward/score/mean', m[-5:]):.3f}")
+    sync = mean("timing/sync_s") + mean("timing/publish_s")
+    print(f"{mode:6}{rate:9.3f}{1 / rate:8.3f}{mean('timing/gen_s'):7.3f}"
+          f"{mean('timing/update_s'):8.3f}{mean('timing/reward_s'):8.3f}{sync:7.3f}"
+          f"{mean('timing/idle_s/trainer'):9.3f}{mean('timing/idle_s/rollout'):9.3f}"
+          f"{mean('rollout/staleness/mean'):7.2f}{sum(x['metrics'].get('rollout/dropped_stale', 0) for x in m):8.0f}"
+          f"   {mean('reward/score/mean', m[:5]):.3f} -> {mean('reward/score/mean', m[-5:]):.3f}")
 print(f"async / sync steps per second: {rows['async'] / rows['sync']:.2f}x")
 PY
