@@ -35,8 +35,9 @@ struct ServerOptions {
   int max_receive_message_bytes = 64 << 20;
   // Largest weight update a client may announce.
   uint64_t max_update_bytes = uint64_t{64} << 30;
-  // Told of every call as it ends (for /metrics): the method ("Generate", "UpdateWeights",
-  // "GetStatus"), its status code and its duration in seconds. Runs on a gRPC thread.
+  // Told of every call as it ends (for /metrics), calls refused for the token included
+  // (UNAUTHENTICATED): the method ("Generate", "UpdateWeights", "GetStatus"), its status code
+  // and its duration in seconds. Runs on a gRPC thread.
   std::function<void(const char* method, absl::StatusCode code, double seconds)> on_call;
 };
 

@@ -8,7 +8,8 @@
 #
 # N = 0 (or M = 0) keeps rollout (or reward) inside the trainer, as `ponder train` alone does.
 # The overrides after -- go to every process. --*-cpus pin a role to cores with taskset (e.g.
-# --trainer-cpus 0 --rollout-cpus 1) and give it that many LibTorch threads. Workers and
+# --trainer-cpus 0 --rollout-cpus 1) and give it that many LibTorch threads. OpenBLAS runs
+# single-threaded in every process unless OPENBLAS_NUM_THREADS is set. Workers and
 # servers log to DIR/<role>-<i>.log (default: a new directory under $TMPDIR); the trainer
 # writes to the terminal, and its exit code is this script's. Ctrl-C stops the trainer (it
 # checkpoints) and then the workers.
@@ -25,7 +26,7 @@ rollout_cpus=""
 reward_cpus=""
 overrides=()
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -54,6 +55,11 @@ mkdir -p "$logs"
 new_token() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 export PONDER_ROLLOUT_TOKEN=${PONDER_ROLLOUT_TOKEN:-$(new_token)}
 export PONDER_REWARD_TOKEN=${PONDER_REWARD_TOKEN:-$(new_token)}
+# Every process has its own LibTorch threads (run.threads); OpenBLAS's pool of its own (as many
+# spin-waiting threads as cores) only oversubscribes the shared cores: on this repository's 2-core
+# machine it made the trainer's update 2.3x slower with a rollout worker beside it
+# (bench/grpc_overhead.sh). Set OPENBLAS_NUM_THREADS to choose otherwise.
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
 # The launcher for a role pinned to CPUS: taskset with that many LibTorch threads. It execs
 # the command, so a background job's $! is the command itself.
