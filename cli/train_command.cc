@@ -103,6 +103,7 @@ int RunTrain(const TrainArgs& args) {
       return 1;
     }
     server = std::move(*created);
+    monitor::AddProcessMetrics(registry, "train");
     monitor::DashboardOptions dashboard_options;
     dashboard_options.runs = job->run.dir;
     dashboard_options.single_run = true;

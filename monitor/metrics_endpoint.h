@@ -10,8 +10,11 @@
 
 namespace ponder::monitor {
 
-// Adds the process's own families to `registry` (ponder_process_info{role},
-// ponder_process_start_time_seconds), serves it at /metrics and starts the server. The token
+// Adds the process's own families to `registry`: ponder_process_info{role} (always 1) and
+// ponder_process_start_time_seconds. Once per registry.
+void AddProcessMetrics(Registry& registry, const std::string& role);
+
+// AddProcessMetrics, then serves `registry` at /metrics and starts the server. The token
 // comes from `http.token`, else $PONDER_MONITOR_TOKEN.
 absl::StatusOr<std::unique_ptr<HttpServer>> StartMetricsEndpoint(HttpOptions http,
                                                                  Registry* registry,
