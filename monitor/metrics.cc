@@ -117,6 +117,16 @@ absl::Status RunDirSink::WriteEvalSamples(int64_t step, const std::vector<Sample
                          samples);
 }
 
+absl::Status RunDirSink::WriteTokenDetails(int64_t step,
+                                           const std::vector<TokenDetailRecord>& details) {
+  const fs::path path = fs::path(dir_) / "samples" / absl::StrCat("step_", step, "_tokens.jsonl");
+  std::ofstream out(path, std::ios::trunc);
+  for (const TokenDetailRecord& d : details) out << ToJson(d).dump() << '\n';
+  out.flush();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write '", path.string(), "'"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::map<int64_t, Metrics>> ReadMetricsFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "monitor/sample_record.h"
+#include "monitor/token_detail.h"
 
 namespace ponder::monitor {
 
@@ -36,11 +37,18 @@ class MetricsSink {
   virtual absl::Status WriteSamples(int64_t step, const std::vector<SampleRecord>& samples) = 0;
   // The samples of the evaluation after step `step` (0: before training).
   virtual absl::Status WriteEvalSamples(int64_t step, const std::vector<SampleRecord>& samples) = 0;
+  // Per-token detail of some training samples of step `step` (monitor.token_details); a sink
+  // with no place for it ignores it.
+  virtual absl::Status WriteTokenDetails(int64_t step,
+                                         const std::vector<TokenDetailRecord>& details) {
+    return absl::OkStatus();
+  }
 };
 
 // Writes `<dir>/metrics.jsonl` (one `{"step": N, "wall_time": unix seconds, "metrics": {...}}`
-// line per step, flushed at once), `<dir>/samples/step_<N>.jsonl` and
-// `<dir>/samples/eval_step_<N>.jsonl` (one sample per line).
+// line per step, flushed at once), `<dir>/samples/step_<N>.jsonl`,
+// `<dir>/samples/eval_step_<N>.jsonl` (one sample per line) and
+// `<dir>/samples/step_<N>_tokens.jsonl` (monitor/token_detail.h).
 class RunDirSink : public MetricsSink {
  public:
   // Creates the directories. A fresh run (`resume_step` < 0) starts an empty metrics.jsonl;
@@ -52,6 +60,8 @@ class RunDirSink : public MetricsSink {
   absl::Status Write(int64_t step, const Metrics& metrics) override;
   absl::Status WriteSamples(int64_t step, const std::vector<SampleRecord>& samples) override;
   absl::Status WriteEvalSamples(int64_t step, const std::vector<SampleRecord>& samples) override;
+  absl::Status WriteTokenDetails(int64_t step,
+                                 const std::vector<TokenDetailRecord>& details) override;
 
   const std::string& dir() const { return dir_; }
 

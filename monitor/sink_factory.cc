@@ -24,6 +24,13 @@ absl::Status FanOutSink::WriteEvalSamples(int64_t step, const std::vector<Sample
   return first;
 }
 
+absl::Status FanOutSink::WriteTokenDetails(int64_t step,
+                                           const std::vector<TokenDetailRecord>& details) {
+  absl::Status first;
+  for (auto& sink : sinks_) first.Update(sink->WriteTokenDetails(step, details));
+  return first;
+}
+
 absl::StatusOr<std::unique_ptr<MetricsSink>> MakeMetricsSink(const MonitorOptions& options,
                                                              const std::string& run_dir,
                                                              int64_t resume_step,

@@ -26,6 +26,8 @@ class FanOutSink : public MetricsSink {
   absl::Status Write(int64_t step, const Metrics& metrics) override;
   absl::Status WriteSamples(int64_t step, const std::vector<SampleRecord>& samples) override;
   absl::Status WriteEvalSamples(int64_t step, const std::vector<SampleRecord>& samples) override;
+  absl::Status WriteTokenDetails(int64_t step,
+                                 const std::vector<TokenDetailRecord>& details) override;
 
  private:
   std::vector<std::unique_ptr<MetricsSink>> sinks_;

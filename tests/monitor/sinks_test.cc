@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -106,6 +108,9 @@ TEST(SinkFactoryTest, AFailingSinkDoesNotStopTheOthers) {
     absl::Status WriteEvalSamples(int64_t, const std::vector<SampleRecord>&) override {
       return absl::InternalError("disk");
     }
+    absl::Status WriteTokenDetails(int64_t, const std::vector<TokenDetailRecord>&) override {
+      return absl::InternalError("disk");
+    }
   };
   struct Counting : MetricsSink {
     int* writes;
@@ -117,6 +122,9 @@ TEST(SinkFactoryTest, AFailingSinkDoesNotStopTheOthers) {
     absl::Status WriteEvalSamples(int64_t, const std::vector<SampleRecord>&) override {
       return ++*writes, absl::OkStatus();
     }
+    absl::Status WriteTokenDetails(int64_t, const std::vector<TokenDetailRecord>&) override {
+      return ++*writes, absl::OkStatus();
+    }
   };
   int writes = 0;
   std::vector<std::unique_ptr<MetricsSink>> sinks;
@@ -126,7 +134,44 @@ TEST(SinkFactoryTest, AFailingSinkDoesNotStopTheOthers) {
   EXPECT_EQ(fan_out.Write(1, {}).message(), "disk");
   EXPECT_EQ(fan_out.WriteSamples(1, {}).message(), "disk");
   EXPECT_EQ(fan_out.WriteEvalSamples(1, {}).message(), "disk");
-  EXPECT_EQ(writes, 3);
+  EXPECT_EQ(fan_out.WriteTokenDetails(1, {}).message(), "disk");
+  EXPECT_EQ(writes, 4);
+}
+
+TEST(SinkFactoryTest, TokenDetailsGoBesideTheStepsSamples) {
+  const std::string dir = FreshDir("sinks_tokens");
+  MonitorOptions options;
+  Registry registry;
+  auto sink = MakeMetricsSink(options, dir, -1, &registry);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  TokenDetailRecord d;
+  d.step = 4;
+  d.prompt_uid = 17;
+  d.sample_index = 2;
+  d.token_ids = {5, 9};
+  d.tokens = {"1", "\n"};
+  d.behaviour_logprobs = {-0.1f, -2.5f};
+  d.logprobs = {-0.125f, std::nanf("")};  // not finite: written as null
+  d.advantage = {0.5f, 0.5f};
+  d.loss_mask = {1, 0};  // no entropy: null
+  ASSERT_TRUE((*sink)->WriteTokenDetails(4, {d, d}).ok());
+  const std::string text = testing::ReadFile(dir + "/samples/step_4_tokens.jsonl");
+  const json line = json::parse(text.substr(0, text.find('\n')));
+  EXPECT_EQ(line, json::parse(R"({"step": 4, "prompt_uid": 17, "sample_index": 2,
+      "token_ids": [5, 9], "tokens": ["1", "\n"], "behaviour_logprobs": [-0.1, -2.5],
+      "logprobs": [-0.125, null], "entropy": null, "advantage": [0.5, 0.5],
+      "loss_mask": [1, 0]})"));
+  EXPECT_THAT(text, HasSubstr("\"behaviour_logprobs\":[-0.1,-2.5]"));  // shortest decimals
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
+}
+
+TEST(TokenDetailTest, ShareOfTheSamples) {
+  EXPECT_EQ(TokenDetailCount(0.0, 256), 0);
+  EXPECT_EQ(TokenDetailCount(0.5, 0), 0);
+  EXPECT_EQ(TokenDetailCount(0.001, 256), 1);  // at least one
+  EXPECT_EQ(TokenDetailCount(0.25, 32), 8);
+  EXPECT_EQ(TokenDetailCount(0.1, 25), 3);  // rounded: 2.5 -> 3
+  EXPECT_EQ(TokenDetailCount(1.0, 32), 32);
 }
 
 TEST(MonitorOptionsTest, SinksAndHttpAreValidated) {
@@ -147,6 +192,19 @@ TEST(MonitorOptionsTest, SinksAndHttpAreValidated) {
   bad = config::LoadString<MonitorOptions>("http: {port: 70000}\n", "m.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("http.port must be <= 65535 (got 70000)"));
+  bad = config::LoadString<MonitorOptions>("token_details: 1.5\n", "m.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("token_details must be <= 1 (got 1.5)"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("m.yaml"));
+  bad = config::LoadString<MonitorOptions>("token_details: -0.1\n", "m.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("token_details must be >= 0 (got -0.1)"));
+  bad = config::LoadString<MonitorOptions>("token_details: half\n", "m.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("token_details"));
+  EXPECT_EQ(config::LoadString<MonitorOptions>("token_details: 0.25\n", "m.yaml")->token_details,
+            0.25);
+  EXPECT_EQ(config::LoadString<MonitorOptions>("{}", "m.yaml")->token_details, 0.0);
   bad = config::LoadString<MonitorOptions>("http: {prot: 1}\n", "m.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("prot"));
