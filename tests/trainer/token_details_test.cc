@@ -1,0 +1,80 @@
+// Per-token detail lines from the learner's rows (trainer/token_details.h): which rows, how
+// they join samples and trajectories, the token text, and rows that do not fit.
+#include "trainer/token_details.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "model/tokenizer.h"
+
+namespace ponder::trainer {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(TokenDetailsTest, TheFirstRowsOfTheWrittenSamples) {
+  EXPECT_TRUE(TokenDetailRows(0.0, 32).empty());
+  EXPECT_THAT(TokenDetailRows(0.1, 32), ElementsAre(0, 1, 2));
+  EXPECT_THAT(TokenDetailRows(0.01, 8), ElementsAre(0));
+  EXPECT_EQ(TokenDetailRows(1.0, 32).size(), 32u);
+}
+
+TEST(TokenDetailsTest, RecordsJoinSampleTrajectoryAndLearnerRow) {
+  auto tokenizer = model::LoadTokenizer("chars:0123456789+=é\n");
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  const std::vector<int32_t> ids = *(*tokenizer)->Encode("1é=2\n");
+  ASSERT_EQ(ids.size(), 5u);
+  std::vector<monitor::SampleRecord> samples(2);
+  samples[1].step = 3;
+  samples[1].prompt_uid = 41;
+  samples[1].sample_index = 2;
+  std::vector<Trajectory> batch(2);
+  batch[1].response_ids = ids;
+  batch[1].behaviour_log_probs = {-0.5f, -1, -0.25f, -2, -0.125f};
+  RowTokenDetail d;
+  d.row = 1;
+  d.logprobs = {-0.5f, -1.5f, -0.25f, -2, -0.1f};
+  d.entropy = {1, 2, 0.5f, 0, 0.25f};
+  d.advantages = std::vector<float>(5, 0.75f);
+  d.loss_mask = {1, 1, 1, 1, 0};
+  auto records = TokenDetailRecords(samples, batch, {d}, **tokenizer);
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 1u);
+  const monitor::TokenDetailRecord& r = records->front();
+  EXPECT_EQ(r.step, 3);
+  EXPECT_EQ(r.prompt_uid, 41u);
+  EXPECT_EQ(r.sample_index, 2);
+  EXPECT_EQ(r.token_ids, ids);
+  EXPECT_THAT(r.tokens, ElementsAre("1", "é", "=", "2", "\n"));
+  EXPECT_EQ(r.behaviour_logprobs, batch[1].behaviour_log_probs);
+  EXPECT_EQ(r.logprobs, d.logprobs);
+  EXPECT_EQ(r.entropy, d.entropy);
+  EXPECT_EQ(r.advantage, d.advantages);
+  EXPECT_EQ(r.loss_mask, d.loss_mask);
+}
+
+TEST(TokenDetailsTest, RowsThatDoNotFitAreErrors) {
+  auto tokenizer = model::LoadTokenizer("chars:0123456789");
+  ASSERT_TRUE(tokenizer.ok());
+  std::vector<monitor::SampleRecord> samples(1);
+  std::vector<Trajectory> batch(1);
+  batch[0].response_ids = {1, 2};
+  RowTokenDetail d;
+  d.row = 1;
+  auto r = TokenDetailRecords(samples, batch, {d}, **tokenizer);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("token detail of row 1: the step has 1 sample"));
+  d.row = 0;
+  d.logprobs = {-1, -1};
+  d.advantages = {0, 0};
+  d.loss_mask = {1};
+  r = TokenDetailRecords(samples, batch, {d}, **tokenizer);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("row 0: 2 response tokens but 2 log-probs, 0 entropies, 2 advantages and "
+                        "1 loss-mask values"));
+}
+
+}  // namespace
+}  // namespace ponder::trainer
