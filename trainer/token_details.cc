@@ -1,12 +1,15 @@
 #include "trainer/token_details.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 
 namespace ponder::trainer {
 
-std::vector<int64_t> TokenDetailRows(double share, int64_t written_samples) {
-  std::vector<int64_t> rows(static_cast<size_t>(monitor::TokenDetailCount(share, written_samples)));
+std::vector<int64_t> TokenDetailRows(double share, int64_t batch_size, int64_t max_samples) {
+  const int64_t written = max_samples >= 0 ? std::min(batch_size, max_samples) : batch_size;
+  std::vector<int64_t> rows(static_cast<size_t>(monitor::TokenDetailCount(share, written)));
   for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i);
   return rows;
 }

@@ -3,10 +3,9 @@
 // lines of samples/step_<N>_tokens.jsonl (monitor/token_detail.h) that the dashboard's token
 // view shows.
 //
-// The rows are the first TokenDetailCount(share, written) of the batch, where `written` is the
-// number of the step's sample records (monitor.max_samples_per_step): the samples come first in
-// samples/step_<N>.jsonl, so every detail line belongs to a sample the page lists, and whole
-// groups come before a part of one.
+// The rows are the first ones of the batch among those written to samples/step_<N>.jsonl
+// (monitor.max_samples_per_step), so every detail line belongs to a sample the page lists, and
+// whole groups come before a part of one.
 #pragma once
 
 #include <cstdint>
@@ -34,8 +33,9 @@ struct RowTokenDetail {
   std::vector<int> loss_mask;  // 1: the token entered the policy loss
 };
 
-// The batch rows that get detail: 0 .. TokenDetailCount(share, written_samples) - 1.
-std::vector<int64_t> TokenDetailRows(double share, int64_t written_samples);
+// The batch rows that get detail: 0 .. TokenDetailCount(share, written) - 1, where `written`
+// is the number of sample records of a batch of `batch_size` (at most `max_samples` when >= 0).
+std::vector<int64_t> TokenDetailRows(double share, int64_t batch_size, int64_t max_samples);
 
 // The lines for `details`: `samples[row]` names the sample (prompt_uid, sample_index, step),
 // `batch[row]` gives the response's token ids and behaviour log-probs; token text comes from

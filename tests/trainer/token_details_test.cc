@@ -14,10 +14,12 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 TEST(TokenDetailsTest, TheFirstRowsOfTheWrittenSamples) {
-  EXPECT_TRUE(TokenDetailRows(0.0, 32).empty());
-  EXPECT_THAT(TokenDetailRows(0.1, 32), ElementsAre(0, 1, 2));
-  EXPECT_THAT(TokenDetailRows(0.01, 8), ElementsAre(0));
-  EXPECT_EQ(TokenDetailRows(1.0, 32).size(), 32u);
+  EXPECT_TRUE(TokenDetailRows(0.0, 32, 256).empty());
+  EXPECT_THAT(TokenDetailRows(0.1, 32, 256), ElementsAre(0, 1, 2));
+  EXPECT_THAT(TokenDetailRows(0.01, 8, -1), ElementsAre(0));
+  EXPECT_EQ(TokenDetailRows(1.0, 32, -1).size(), 32u);
+  EXPECT_THAT(TokenDetailRows(0.5, 32, 4), ElementsAre(0, 1));  // of the 4 samples written
+  EXPECT_TRUE(TokenDetailRows(0.5, 32, 0).empty());
 }
 
 TEST(TokenDetailsTest, RecordsJoinSampleTrajectoryAndLearnerRow) {
