@@ -157,10 +157,12 @@ absl::StatusOr<std::unique_ptr<Learner>> Learner::CreateUnguarded(
 }
 
 absl::StatusOr<LearnerStep> Learner::Impl::RunStep(const std::vector<Trajectory>& batch,
-                                                   int64_t step) {
+                                                   int64_t step,
+                                                   const std::vector<int64_t>& detail_rows) {
   const auto start = Clock::now();
   StepData d;
   d.batch = &batch;
+  d.detail_rows = detail_rows;
   d.b = Pack(batch, dtype, device);
   LearnerStep out;
   PONDER_RETURN_IF_ERROR(ReferenceTerms(d, out));
@@ -169,6 +171,7 @@ absl::StatusOr<LearnerStep> Learner::Impl::RunStep(const std::vector<Trajectory>
   PONDER_RETURN_IF_ERROR(LossInputs(d, out));
   UpdateCounters counters;
   PONDER_RETURN_IF_ERROR(Update(d, step, out, counters));
+  out.token_details = TokenDetails(d);
   if (dp != nullptr) {
     std::vector<double> tokens = {static_cast<double>(counters.train_tokens)};
     PONDER_RETURN_IF_ERROR(dp->Sum(tokens, "trained tokens"));
@@ -183,10 +186,17 @@ absl::StatusOr<LearnerStep> Learner::Impl::RunStep(const std::vector<Trajectory>
   return out;
 }
 
-absl::StatusOr<LearnerStep> Learner::Step(const std::vector<Trajectory>& batch, int64_t step) {
+absl::StatusOr<LearnerStep> Learner::Step(const std::vector<Trajectory>& batch, int64_t step,
+                                          const std::vector<int64_t>& detail_rows) {
   PONDER_RETURN_IF_ERROR(impl_->Validate(batch));
+  for (int64_t row : detail_rows) {
+    if (row < 0 || row >= static_cast<int64_t>(batch.size())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("token detail row ", row, " is not in the batch of ", batch.size()));
+    }
+  }
   try {
-    return impl_->RunStep(batch, step);
+    return impl_->RunStep(batch, step, detail_rows);
   } catch (const c10::Error& e) {  // a shape or device mismatch, out of memory ...
     return absl::InternalError(absl::StrCat("learner step ", step + 1,
                                             " failed in LibTorch: ", e.what_without_backtrace()));

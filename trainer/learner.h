@@ -46,6 +46,7 @@
 #include "trainer/algorithm_options.h"
 #include "trainer/group_shaping.h"
 #include "trainer/policy.h"
+#include "trainer/token_details.h"
 #include "trainer/trainer_options.h"
 #include "trainer/trajectory.h"
 
@@ -73,6 +74,8 @@ struct LearnerStep {
   std::map<std::string, double> metrics;
   std::vector<double> scores;      // per trajectory, after group shaping
   std::vector<double> advantages;  // per trajectory, mean over its response tokens
+  // Per-token values of the rows asked for (token_details.h), in the order asked.
+  std::vector<RowTokenDetail> token_details;
 };
 
 class Learner {
@@ -89,8 +92,10 @@ class Learner {
 
   // One RL step on `batch` at (0-based) training step `step` (drives the learning-rate
   // schedule, critic warm-up and shaping warm-up). Bad trajectories are InvalidArgument
-  // naming the trajectory; model errors are passed on.
-  absl::StatusOr<LearnerStep> Step(const std::vector<Trajectory>& batch, int64_t step);
+  // naming the trajectory; model errors are passed on. `detail_rows` (batch indices) get their
+  // per-token values in LearnerStep::token_details, from the passes the step makes anyway.
+  absl::StatusOr<LearnerStep> Step(const std::vector<Trajectory>& batch, int64_t step,
+                                   const std::vector<int64_t>& detail_rows = {});
 
   // The optimizers, for checkpoints (torch::save / torch::load of their state).
   torch::optim::Optimizer& policy_optimizer();

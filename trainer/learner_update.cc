@@ -104,6 +104,7 @@ absl::Status Learner::Impl::UpdatePolicy(const StepData& d,
     // Entropy on every forward: a loss term with entropy_coeff, and the actor/entropy metric
     // (the early warning of collapse) otherwise.
     PONDER_ASSIGN_OR_RETURN(RowScores scored, ScoreRows(*policy, d.b, rows, /*entropy=*/true));
+    if (!d.detail_rows.empty()) internal::KeepDetailEntropy(d, rows, scored.entropy);
     PONDER_ASSIGN_OR_RETURN(LossTerms terms, PolicyLossTerms(d, rows, scored, scale));
     for (const auto& [name, value] : terms.sums) sums[name] += value;
     const double value = terms.total.item<double>();

@@ -6,38 +6,48 @@
 #include "base/status.h"
 
 namespace ponder::trainer {
+namespace {
 
-std::vector<int64_t> TokenDetailRows(double share, int64_t batch_size, int64_t max_samples) {
-  const int64_t written = max_samples >= 0 ? std::min(batch_size, max_samples) : batch_size;
-  std::vector<int64_t> rows(static_cast<size_t>(monitor::TokenDetailCount(share, written)));
+absl::Status CheckRow(const RowTokenDetail& d, const TrainingBatch& batch) {
+  if (d.row < 0 || d.row >= static_cast<int64_t>(batch.trajectories.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "token detail of row ", d.row, ": the batch has ", batch.trajectories.size(), " samples"));
+  }
+  const size_t n = batch.trajectories[static_cast<size_t>(d.row)].response_ids.size();
+  if (d.logprobs.size() != n || d.advantages.size() != n || d.loss_mask.size() != n ||
+      (!d.entropy.empty() && d.entropy.size() != n)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "token detail of row ", d.row, ": ", n, " response tokens but ", d.logprobs.size(),
+        " log-probs, ", d.entropy.size(), " entropies, ", d.advantages.size(), " advantages and ",
+        d.loss_mask.size(), " loss-mask values"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<int64_t> TokenDetailRows(const monitor::MonitorOptions& monitor, size_t batch_size) {
+  const int64_t size = static_cast<int64_t>(batch_size);
+  const int64_t max = monitor.max_samples_per_step;
+  const int64_t written = max >= 0 ? std::min(size, max) : size;
+  std::vector<int64_t> rows(
+      static_cast<size_t>(monitor::TokenDetailCount(monitor.token_details, written)));
   for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i);
   return rows;
 }
 
 absl::StatusOr<std::vector<monitor::TokenDetailRecord>> TokenDetailRecords(
-    const std::vector<monitor::SampleRecord>& samples, const std::vector<Trajectory>& batch,
+    int64_t step, const std::vector<Group>& groups, const TrainingBatch& batch,
     const std::vector<RowTokenDetail>& details, const model::Tokenizer& tokenizer) {
   std::vector<monitor::TokenDetailRecord> out;
   for (const RowTokenDetail& d : details) {
-    if (d.row < 0 || d.row >= static_cast<int64_t>(samples.size()) ||
-        d.row >= static_cast<int64_t>(batch.size())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "token detail of row ", d.row, ": the step has ", samples.size(), " sample records"));
-    }
-    const monitor::SampleRecord& sample = samples[static_cast<size_t>(d.row)];
-    const Trajectory& t = batch[static_cast<size_t>(d.row)];
-    const size_t n = t.response_ids.size();
-    if (d.logprobs.size() != n || d.advantages.size() != n || d.loss_mask.size() != n ||
-        (!d.entropy.empty() && d.entropy.size() != n)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "token detail of row ", d.row, ": ", n, " response tokens but ", d.logprobs.size(),
-          " log-probs, ", d.entropy.size(), " entropies, ", d.advantages.size(), " advantages and ",
-          d.loss_mask.size(), " loss-mask values"));
-    }
+    PONDER_RETURN_IF_ERROR(CheckRow(d, batch));
+    const Trajectory& t = batch.trajectories[static_cast<size_t>(d.row)];
+    const auto [g, s] = batch.position[static_cast<size_t>(d.row)];
     monitor::TokenDetailRecord r;
-    r.step = sample.step;
-    r.prompt_uid = sample.prompt_uid;
-    r.sample_index = sample.sample_index;
+    r.step = step;
+    r.prompt_uid = groups[g].uid;
+    r.sample_index = groups[g].samples[s].trajectory.sample_index;
     r.token_ids = t.response_ids;
     model::StreamDecoder decoder(tokenizer);
     for (int32_t id : t.response_ids) {
@@ -54,6 +64,16 @@ absl::StatusOr<std::vector<monitor::TokenDetailRecord>> TokenDetailRecords(
     out.push_back(std::move(r));
   }
   return out;
+}
+
+absl::Status WriteTokenDetails(monitor::MetricsSink& sink, int64_t step,
+                               const std::vector<Group>& groups, const TrainingBatch& batch,
+                               const std::vector<RowTokenDetail>& details,
+                               const model::Tokenizer& tokenizer) {
+  if (details.empty()) return absl::OkStatus();
+  PONDER_ASSIGN_OR_RETURN(std::vector<monitor::TokenDetailRecord> lines,
+                          TokenDetailRecords(step, groups, batch, details, tokenizer));
+  return sink.WriteTokenDetails(step, lines);
 }
 
 }  // namespace ponder::trainer

@@ -13,9 +13,10 @@
 
 #include "absl/status/statusor.h"
 #include "model/tokenizer.h"
-#include "monitor/sample_record.h"
+#include "monitor/metrics.h"
+#include "monitor/monitor_options.h"
 #include "monitor/token_detail.h"
-#include "trainer/trajectory.h"
+#include "trainer/step_metrics.h"
 
 namespace ponder::trainer {
 
@@ -33,17 +34,23 @@ struct RowTokenDetail {
   std::vector<int> loss_mask;  // 1: the token entered the policy loss
 };
 
-// The batch rows that get detail: 0 .. TokenDetailCount(share, written) - 1, where `written`
-// is the number of sample records of a batch of `batch_size` (at most `max_samples` when >= 0).
-std::vector<int64_t> TokenDetailRows(double share, int64_t batch_size, int64_t max_samples);
+// The batch rows that get detail: 0 .. TokenDetailCount(token_details, written) - 1, where
+// `written` is the number of sample records of a batch of `batch_size`.
+std::vector<int64_t> TokenDetailRows(const monitor::MonitorOptions& monitor, size_t batch_size);
 
-// The lines for `details`: `samples[row]` names the sample (prompt_uid, sample_index, step),
-// `batch[row]` gives the response's token ids and behaviour log-probs; token text comes from
-// a streaming decode, so the texts of a response join to its decoded text (a token that ends
-// mid-character has "" and the next one the whole character). InvalidArgument when a row has
-// no sample or its lengths disagree.
+// The lines of step `step` for `details`: row r is batch.trajectories[r] (token ids, the
+// rollout's log-probs), from the group and sample batch.position[r] names (prompt_uid,
+// sample_index). Token text comes from a streaming decode, so the texts of a response join to
+// its decoded text (a token that ends mid-character has "" and the next one the whole
+// character). InvalidArgument when a row is not in the batch or its lengths disagree.
 absl::StatusOr<std::vector<monitor::TokenDetailRecord>> TokenDetailRecords(
-    const std::vector<monitor::SampleRecord>& samples, const std::vector<Trajectory>& batch,
+    int64_t step, const std::vector<Group>& groups, const TrainingBatch& batch,
     const std::vector<RowTokenDetail>& details, const model::Tokenizer& tokenizer);
+
+// TokenDetailRecords, written to `sink`; nothing when `details` is empty.
+absl::Status WriteTokenDetails(monitor::MetricsSink& sink, int64_t step,
+                               const std::vector<Group>& groups, const TrainingBatch& batch,
+                               const std::vector<RowTokenDetail>& details,
+                               const model::Tokenizer& tokenizer);
 
 }  // namespace ponder::trainer

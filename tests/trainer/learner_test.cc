@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 #include <random>
 #include <stdexcept>
 
@@ -428,6 +429,62 @@ TEST(LearnerTest, BehaviourLogProbsMismatchAndShaping) {
   // ppo_kl = mean(old - current) with old = behaviour = current - 0.25 (one update, so the
   // policy has not moved when it is measured).
   EXPECT_NEAR(out->metrics["actor/ppo_kl"], -0.25, 1e-5);
+}
+
+// Per-token values of asked-for rows: pi_old and the entropy under the weights before the
+// update (one mini-batch, so each row's first forward runs before the optimizer step), the
+// advantages and the loss mask; checked against values computed here from the policy.
+TEST(LearnerTest, TokenDetailsAreTheValuesTheStepUsed) {
+  TinyPolicy policy(5);
+  const std::vector<Trajectory> batch = Batch(6);
+  std::map<int64_t, std::pair<std::vector<double>, std::vector<double>>> want;  // logp, entropy
+  for (int64_t row : {1, 9}) {
+    int32_t prev = batch[row].prompt_ids.back();
+    for (int32_t tok : batch[row].response_ids) {
+      double entropy = 0;
+      for (int64_t next = 0; next < kVocab; ++next) {
+        const double lp = policy.LogProb(prev, next);
+        entropy -= std::exp(lp) * lp;
+      }
+      want[row].first.push_back(policy.LogProb(prev, tok));
+      want[row].second.push_back(entropy);
+      prev = tok;
+    }
+  }
+  TrainerOptions trainer = Trainer();
+  trainer.ppo_mini_batch_size = 0;  // one mini-batch
+  AlgorithmOptions algo = Algo("grpo");
+  algo.mask_truncated = true;  // truncated samples are outside the loss mask
+  auto learner = Learner::Create(algo, trainer, Options(5, 1), &policy, nullptr, nullptr);
+  ASSERT_TRUE(learner.ok()) << learner.status();
+  auto out = (*learner)->Step(batch, 0, {9, 1});
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->token_details.size(), 2u);
+  EXPECT_EQ(out->token_details[0].row, 9);
+  EXPECT_EQ(out->token_details[1].row, 1);
+  for (const RowTokenDetail& d : out->token_details) {
+    const Trajectory& t = batch[d.row];
+    const size_t n = t.response_ids.size();
+    ASSERT_EQ(d.logprobs.size(), n);
+    ASSERT_EQ(d.entropy.size(), n);
+    ASSERT_EQ(d.advantages.size(), n);
+    ASSERT_EQ(d.loss_mask.size(), n);
+    double advantage = 0;
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_NEAR(d.logprobs[i], want[d.row].first[i], 1e-6) << "row " << d.row << " token " << i;
+      EXPECT_NEAR(d.entropy[i], want[d.row].second[i], 1e-6) << "row " << d.row << " token " << i;
+      EXPECT_GE(d.entropy[i], 0);
+      EXPECT_EQ(d.loss_mask[i], algo.mask_truncated && t.truncated ? 0 : 1);
+      advantage += d.advantages[i];
+    }
+    EXPECT_NEAR(advantage / static_cast<double>(n), out->advantages[d.row], 1e-6);
+  }
+  // None asked: none computed. A row outside the batch is refused.
+  EXPECT_TRUE((*learner)->Step(batch, 1)->token_details.empty());
+  auto bad = (*learner)->Step(batch, 2, {12});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("token detail row 12 is not in the batch of 12"));
 }
 
 TEST(LearnerTest, BadInputsAndMissingModels) {

@@ -72,7 +72,16 @@ struct StepData {
   at::Tensor loss_mask;  // [B, T] tokens that enter the losses
   at::Tensor weights;    // [B, T] per-token policy-gradient weights (rollout correction)
   at::Tensor positive;   // [B] samples marked correct (positive-example NLL)
+  // Rows whose per-token values the step returns, and the entropies of those rows from their
+  // first policy-update forward pass, taken as the update goes (UpdatePolicy).
+  std::vector<int64_t> detail_rows;
+  mutable std::map<int64_t, std::vector<float>> detail_entropy;
 };
+
+// Keeps, for the rows of `rows` (one micro-batch) that are in d.detail_rows and have none yet,
+// their entropies from `entropy` ([rows, T], the micro-batch's forward pass).
+void KeepDetailEntropy(const StepData& d, const std::vector<int64_t>& rows,
+                       const at::Tensor& entropy);
 
 // The summed loss of one micro-batch and the metrics of its terms.
 struct LossTerms {
@@ -118,7 +127,9 @@ struct Learner::Impl {
   absl::Status EstimateAdvantages(StepData& d, LearnerStep& out) const;
   absl::Status LossInputs(StepData& d, LearnerStep& out) const;
   absl::Status Update(const StepData& d, int64_t step, LearnerStep& out, UpdateCounters& counters);
-  absl::StatusOr<LearnerStep> RunStep(const std::vector<Trajectory>& batch, int64_t step);
+  absl::StatusOr<LearnerStep> RunStep(const std::vector<Trajectory>& batch, int64_t step,
+                                      const std::vector<int64_t>& detail_rows);
+  std::vector<RowTokenDetail> TokenDetails(const StepData& d) const;
   absl::Status UpdatePolicy(const StepData& d, const std::vector<std::vector<int64_t>>& micros,
                             const LossScale& scale, MetricMeans& means, UpdateCounters& counters);
   absl::StatusOr<LossTerms> PolicyLossTerms(const StepData& d, const std::vector<int64_t>& rows,
