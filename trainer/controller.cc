@@ -19,7 +19,6 @@
 #include "model/device_memory.h"
 #include "monitor/metrics.h"
 #include "monitor/sink_factory.h"
-#include "reward/reward_backend.h"
 #include "trainer/evaluation.h"
 #include "trainer/group_filter.h"
 #include "trainer/group_shaping.h"
@@ -27,6 +26,7 @@
 #include "trainer/model_setup.h"
 #include "trainer/progress.h"
 #include "trainer/prompt_sampler.h"
+#include "trainer/reward_client_metrics.h"
 #include "trainer/rollout_backend.h"
 #include "trainer/run_state.h"
 #include "trainer/serving_metrics.h"
@@ -125,7 +125,7 @@ absl::Status Controller::Impl::Setup(const JobConfig& job, const ControllerOptio
       return absl::OkStatus();
     }
   }
-  PONDER_ASSIGN_OR_RETURN(reward_, reward::MakeRewardBackend(job.reward));
+  PONDER_ASSIGN_OR_RETURN(reward_, MakeMeteredRewardBackend(job.reward, options.metrics));
   PONDER_ASSIGN_OR_RETURN(sampler_, MakePromptSampler(job.data.sampler, data_.train.Levels(),
                                                       static_cast<uint64_t>(job.run.seed)));
   filter_ = std::make_unique<GroupFilter>(job.algorithm.filter_groups);
@@ -226,7 +226,10 @@ absl::StatusOr<monitor::Metrics> Controller::Impl::RunStep(
     const auto start = std::chrono::steady_clock::now();
     if (ranks_ != nullptr)
       PONDER_RETURN_IF_ERROR(ranks_->SendBatch(state_.step, batch.trajectories));
-    PONDER_ASSIGN_OR_RETURN(LearnerStep out, learner_->Step(batch.trajectories, state_.step));
+    PONDER_ASSIGN_OR_RETURN(LearnerStep out, learner_->Step(batch.trajectories, state_.step,
+                                                            TokenDetailRows(job_.monitor, size)));
+    PONDER_RETURN_IF_ERROR(WriteTokenDetails(*sink_, state_.step + 1, groups, batch,
+                                             out.token_details, *tokenizer_->tokenizer));
     m["timing/update_s"] = Seconds(start);
     for (const auto& [name, value] : out.metrics) {
       if (name != "timing/update_s") m[name] = value;

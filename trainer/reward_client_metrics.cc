@@ -97,4 +97,13 @@ std::unique_ptr<reward::RewardBackend> WithRewardClientMetrics(
   return metered;
 }
 
+absl::StatusOr<std::unique_ptr<reward::RewardBackend>> MakeMeteredRewardBackend(
+    const reward::RewardOptions& options, monitor::Registry* registry) {
+  absl::StatusOr<std::unique_ptr<reward::RewardBackend>> backend =
+      reward::MakeRewardBackend(options);
+  if (!backend.ok() || registry == nullptr) return backend;
+  return WithRewardClientMetrics(std::move(*backend), options.addresses.empty() ? "local" : "grpc",
+                                 *registry);
+}
+
 }  // namespace ponder::trainer

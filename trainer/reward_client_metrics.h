@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "monitor/prometheus.h"
 #include "reward/reward_backend.h"
 
@@ -25,5 +26,10 @@ namespace ponder::trainer {
 std::unique_ptr<reward::RewardBackend> WithRewardClientMetrics(
     std::unique_ptr<reward::RewardBackend> backend, const std::string& kind,
     monitor::Registry& registry);
+
+// The backend `options` asks for (reward::MakeRewardBackend), with the metrics above in
+// `registry` when there is one: backend="grpc" with reward.addresses, else "local".
+absl::StatusOr<std::unique_ptr<reward::RewardBackend>> MakeMeteredRewardBackend(
+    const reward::RewardOptions& options, monitor::Registry* registry);
 
 }  // namespace ponder::trainer

@@ -87,8 +87,8 @@ class TrainMetricsTest : public ::testing::Test {
   pid_t pid_ = -1;
 };
 
-// What every train process shows, whichever reward backend.
-void ExpectTrainFamilies(const std::string& text) {
+// What every train process shows; `backend` labels its reward client ("local" or "grpc").
+void ExpectTrainFamilies(const std::string& text, const std::string& backend) {
   EXPECT_THAT(text, HasSubstr("ponder_process_info{role=\"train\"} 1\n"));
   EXPECT_THAT(text, ContainsRegex("ponder_process_start_time_seconds [1-9]"));
   EXPECT_THAT(text, ContainsRegex("ponder_train_metric\\{name=\"reward/score/mean\"\\} "));
@@ -96,6 +96,16 @@ void ExpectTrainFamilies(const std::string& text) {
   EXPECT_THAT(text, ContainsRegex("ponder_rollout_weight_version [1-9]"));
   EXPECT_THAT(text, ContainsRegex("ponder_rollout_generated_tokens_total [1-9]"));
   EXPECT_THAT(text, HasSubstr("# TYPE ponder_dashboard_requests_total counter\n"));
+  // The reward client: at least two steps scored, no retries.
+  const std::string b = "backend=\"" + backend + "\"";
+  EXPECT_THAT(text, HasSubstr("# TYPE ponder_reward_client_seconds histogram\n"));
+  EXPECT_THAT(text, ContainsRegex("ponder_reward_client_seconds_count\\{" + b +
+                                  "\\} ([2-9]|[1-9][0-9]+)\n"));
+  EXPECT_THAT(text, ContainsRegex("ponder_reward_client_calls_total\\{" + b +
+                                  ",code=\"OK\"\\} ([2-9]|[1-9][0-9]+)\n"));
+  EXPECT_THAT(text, ContainsRegex("ponder_reward_client_items_total\\{" + b +
+                                  ",outcome=\"OK\"\\} [1-9][0-9]"));
+  EXPECT_THAT(text, HasSubstr("ponder_reward_client_retries_total{" + b + "} 0\n"));
   const monitor::PromtoolResult check = monitor::PromtoolCheck(text);
   EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
 }
@@ -104,7 +114,7 @@ TEST_F(TrainMetricsTest, InProcessRewardPassesPromtool) {
   std::string why;
   const std::string text = ScrapeWhileTraining("", &why);
   ASSERT_TRUE(why.empty()) << why;
-  ExpectTrainFamilies(text);
+  ExpectTrainFamilies(text, "local");
 }
 
 TEST_F(TrainMetricsTest, RewardServersPassPromtool) {
@@ -115,7 +125,7 @@ TEST_F(TrainMetricsTest, RewardServersPassPromtool) {
   std::string why;
   const std::string text = ScrapeWhileTraining("reward.addresses=[" + reward.address + "]", &why);
   ASSERT_TRUE(why.empty()) << why;
-  ExpectTrainFamilies(text);
+  ExpectTrainFamilies(text, "grpc");
 }
 
 }  // namespace
