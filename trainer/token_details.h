@@ -41,8 +41,9 @@ std::vector<int64_t> TokenDetailRows(const monitor::MonitorOptions& monitor, siz
 // The lines of step `step` for `details`: row r is batch.trajectories[r] (token ids, the
 // rollout's log-probs), from the group and sample batch.position[r] names (prompt_uid,
 // sample_index). Token text comes from a streaming decode, so the texts of a response join to
-// its decoded text (a token that ends mid-character has "" and the next one the whole
-// character). InvalidArgument when a row is not in the batch or its lengths disagree.
+// its decoded text with special tokens kept (shown by name; the samples' "response" leaves them
+// out); a token that ends mid-character has "" and the next one the whole character.
+// InvalidArgument when a row is not in the batch or its lengths disagree.
 absl::StatusOr<std::vector<monitor::TokenDetailRecord>> TokenDetailRecords(
     int64_t step, const std::vector<Group>& groups, const TrainingBatch& batch,
     const std::vector<RowTokenDetail>& details, const model::Tokenizer& tokenizer);
