@@ -2,16 +2,17 @@
 """The dashboard in a real browser (CTest label e2e): headless Chromium from Debian, driven by
 Debian's python3-selenium, on the page of a short real run.
 
-1. `ponder train` runs configs/tiny.yaml (a few seconds) into a fresh folder;
+1. `ponder train` runs configs/tiny.yaml (a few seconds) into a fresh folder, with per-token
+   detail for a quarter of each step's samples (monitor.token_details);
    `ponder dashboard --runs` serves that folder on a free port.
 2. The overview: every curated chart has data points.
-3. The sample browser: opening a sample shows its response, as the run's samples file has it.
+3. The sample browser: opening a sample shows its response, as the run's samples file has it;
+   its token view shows each token of samples/step_N_tokens.jsonl, coloured wherever the file
+   has a value, in each colouring (log-prob, entropy, mismatch).
 4. A step appended to metrics.jsonl shows up on the page within 2 s.
 5. A screenshot of the overview is saved (--screenshot).
 6. An address naming a run that does not exist yet (what `ponder demo` prints before its RL run
    starts) shows that run, with the overlay it names, as soon as it appears.
-(The token view needs per-token detail in the run directory, which ponder train does not write
-yet; dashboard_test.cc covers its API.)
 
 Usage: dashboard_e2e.py --ponder build/cli/ponder --source . --screenshot out.png
 """
@@ -29,7 +30,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 OVERVIEW = ["reward", "heldout", "length", "truncation", "entropy", "kl", "clipfrac",
             "mismatch", "zero_variance", "throughput", "step_time", "loss"]
@@ -43,7 +44,7 @@ def fail(message):
 def train(ponder, source, runs):
     run_dir = os.path.join(runs, "tiny")
     command = [ponder, "train", "--config", os.path.join(source, "configs/tiny.yaml"),
-               "run.dir=" + run_dir]
+               "run.dir=" + run_dir, "monitor.token_details=0.25"]
     result = subprocess.run(command, cwd=source, capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         fail("ponder train failed:\n" + result.stderr[-4000:])
@@ -107,6 +108,7 @@ def check_page(driver, url, run_dir, screenshot):
     if text.strip() != first["response"].strip():
         fail(f"sample 0 of step {steps[-1]} shows {text!r}, its file has {first['response']!r}")
     print(f"sample 0 of step {steps[-1]}: response {text!r} found", flush=True)
+    check_token_view(driver, os.path.join(samples_dir, f"step_{steps[-1]}_tokens.jsonl"), first)
 
     # 4. A new step, live.
     driver.find_element(By.CSS_SELECTOR, "#tabs button[data-tab=overview]").click()
@@ -128,6 +130,49 @@ def check_page(driver, url, run_dir, screenshot):
         fail(f"step {step} did not appear within 2 s of being written")
     print(f"new step {step} on the page {time.monotonic() - written:.2f} s after it was written",
           flush=True)
+
+
+def check_token_view(driver, tokens_path, sample):
+    """The token view of `sample` (open in the sample browser) against its line of the step's
+    token file: the same tokens, each coloured where the colouring has a value for it."""
+    if not os.path.exists(tokens_path):
+        fail(f"ponder train wrote no {tokens_path} with monitor.token_details set")
+    with open(tokens_path) as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    mine = [d for d in lines if d["prompt_uid"] == sample["prompt_uid"]
+            and d["sample_index"] == sample["sample_index"]]
+    if len(mine) != 1:
+        fail(f"{tokens_path} has {len(mine)} lines for the first sample of its step (want 1)")
+    detail = mine[0]
+    wait = WebDriverWait(driver, 30)
+    wait.until(EC.element_to_be_clickable((By.ID, "open-token-view"))).click()
+    spans_js = ("return [...document.querySelectorAll('#token-view .tok')]"
+                ".map(s => [s.textContent, s.style.backgroundColor])")
+
+    def at(key, i):
+        values = detail.get(key)
+        return values[i] if isinstance(values, list) and i < len(values) else None
+
+    def value(mode, i):  # as tokens.js picks it
+        logprob, behaviour = at("logprobs", i), at("behaviour_logprobs", i)
+        if mode == "logprob":
+            return logprob if logprob is not None else behaviour
+        if mode == "entropy":
+            return at("entropy", i)
+        return None if logprob is None or behaviour is None else abs(logprob - behaviour)
+
+    for mode in ["logprob", "entropy", "mismatch"]:
+        Select(wait.until(EC.presence_of_element_located((By.ID, "token-mode")))) \
+            .select_by_value(mode)
+        spans = wait.until(lambda d: d.execute_script(spans_js) or False)
+        if [text for text, _ in spans] != detail["tokens"]:
+            fail(f"token view ({mode}) shows {[t for t, _ in spans]}, the file has "
+                 f"{detail['tokens']}")
+        want = [value(mode, i) is not None for i in range(len(spans))]
+        got = [bool(colour) for _, colour in spans]
+        if got != want or not any(got):
+            fail(f"token view ({mode}): coloured {got}, values in the file {want}")
+        print(f"token view ({mode}): {len(spans)} tokens, {sum(got)} coloured", flush=True)
 
 
 def check_wanted_run(driver, url, runs, run_dir):
