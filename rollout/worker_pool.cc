@@ -184,19 +184,26 @@ std::vector<PoolCall::Sub*> RolloutPool::Impl::AssignLocked(PoolCall& call) {
 
 void RolloutPool::Impl::Launch(const std::shared_ptr<PoolCall>& call,
                                const std::vector<Sub*>& subs) {
-  std::shared_ptr<Impl> self = shared_from_this();
+  // The callbacks hold the pool weakly and release what they hold before counting themselves
+  // done (sub_calls_); the pool outlives them all (~RolloutPool waits).
+  std::weak_ptr<Impl> weak = weak_from_this();
+  std::shared_ptr<SubCallCount> count = sub_calls_;
   for (Sub* sub : subs) {
     GenerateCallbacks callbacks;
-    callbacks.on_trajectory = [self, call, sub](Trajectory t) {
-      self->OnTrajectory(call, sub, std::move(t));
+    callbacks.on_trajectory = [weak, call, sub](Trajectory t) {
+      if (std::shared_ptr<Impl> self = weak.lock()) self->OnTrajectory(call, sub, std::move(t));
     };
-    callbacks.on_done = [self, call, sub](absl::Status status) {
-      self->OnSubDone(call, sub, status);
+    callbacks.on_done = [weak, call, sub, count](absl::Status status) mutable {
+      if (std::shared_ptr<Impl> self = weak.lock()) self->OnSubDone(call, sub, status);
+      call.reset();
+      count->Done();
     };
+    count->Add();
     absl::StatusOr<std::shared_ptr<GenerateCall>> handle =
         sub->worker->client->StartGenerate(sub->request, std::move(callbacks));
-    if (!handle.ok()) {
+    if (!handle.ok()) {  // not started: its callbacks are not called
       OnSubDone(call, sub, handle.status());
+      count->Done();
       continue;
     }
     bool cancel = false;
@@ -399,7 +406,10 @@ void RolloutPool::Impl::DispatchWaiting() {
 
 RolloutPool::RolloutPool(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-RolloutPool::~RolloutPool() { impl_->Stop(); }
+RolloutPool::~RolloutPool() {
+  impl_->Stop();
+  impl_->WaitForSubCalls();
+}
 
 absl::StatusOr<std::unique_ptr<RolloutPool>> RolloutPool::Connect(const PoolOptions& options) {
   auto impl = std::make_shared<Impl>(options);

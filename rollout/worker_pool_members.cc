@@ -135,6 +135,28 @@ void RolloutPool::Impl::Stop() {
   for (const auto& call : calls) CancelCall(call);
 }
 
+void RolloutPool::Impl::SubCallCount::Add() {
+  std::lock_guard<std::mutex> lock(mu);
+  ++running;
+}
+
+void RolloutPool::Impl::SubCallCount::Done() {
+  std::lock_guard<std::mutex> lock(mu);
+  if (--running == 0) cv.notify_all();
+}
+
+void RolloutPool::Impl::WaitForSubCalls() {
+  // Stop cancelled every call, so each sub-call ends at once; the bound only keeps a stuck
+  // transport from holding up the process's exit.
+  constexpr absl::Duration kBound = absl::Seconds(30);
+  std::unique_lock<std::mutex> lock(sub_calls_->mu);
+  if (!sub_calls_->cv.wait_for(lock, absl::ToChronoNanoseconds(kBound),
+                               [&] { return sub_calls_->running == 0; })) {
+    spdlog::warn("rollout pool: {} calls to workers did not end within {} of stopping",
+                 sub_calls_->running, absl::FormatDuration(kBound));
+  }
+}
+
 // ---- Failures and health ------------------------------------------------------------------
 
 std::vector<std::weak_ptr<GenerateCall>> RolloutPool::Impl::MarkFailed(

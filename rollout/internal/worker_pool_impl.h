@@ -116,6 +116,9 @@ class RolloutPool::Impl : public std::enable_shared_from_this<RolloutPool::Impl>
 
   const PoolOptions& options() const { return options_; }
 
+  // After Stop: waits (a bounded time) until no sub-call's callback is running or still due.
+  void WaitForSubCalls();
+
  private:
   using Sub = PoolCall::Sub;
 
@@ -150,6 +153,20 @@ class RolloutPool::Impl : public std::enable_shared_from_this<RolloutPool::Impl>
   // Paused samples whose worker failed: generated again from the start (guarded by mu_).
   std::map<std::pair<uint64_t, uint32_t>, PromptRequest> orphaned_;
   absl::Time resolved_at_ = absl::InfinitePast();
+
+  // Sub-calls whose on_done has not yet returned. Their callbacks hold the pool only weakly
+  // and drop the call before they count themselves done, so once none is left the pool and
+  // its workers' channels are released on its owner's thread (~RolloutPool), never on a gRPC
+  // thread after the owner has moved on or the process has begun to exit (where gRPC aborted
+  // with "ref_counted.h:183 assertion failed: prior > 0").
+  struct SubCallCount {
+    std::mutex mu;
+    std::condition_variable cv;
+    int64_t running = 0;  // guarded by mu
+    void Add();
+    void Done();
+  };
+  std::shared_ptr<SubCallCount> sub_calls_ = std::make_shared<SubCallCount>();
 
   std::condition_variable cv_;                           // wakes the health and join threads
   bool stopping_ = false;                                // guarded by mu_
