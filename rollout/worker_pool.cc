@@ -193,7 +193,7 @@ void RolloutPool::Impl::Launch(const std::shared_ptr<PoolCall>& call,
     callbacks.on_trajectory = [weak, call, sub](Trajectory t) {
       if (std::shared_ptr<Impl> self = weak.lock()) self->OnTrajectory(call, sub, std::move(t));
     };
-    callbacks.on_done = [weak, call, sub, count](absl::Status status) mutable {
+    callbacks.on_done = [weak, call = call, sub, count](absl::Status status) mutable {
       if (std::shared_ptr<Impl> self = weak.lock()) self->OnSubDone(call, sub, status);
       call.reset();
       count->Done();
