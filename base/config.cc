@@ -149,6 +149,15 @@ YAML::Node Binder::Lookup(const char* key) {
   return map[key];
 }
 
+void Binder::Renamed(const char* old_key, const char* new_key, const std::string& note) {
+  if (!reading()) return;
+  known_keys_.emplace_back(old_key);  // not a known path: hints never suggest the old name
+  const YAML::Node& map = node_;
+  if (!map.IsDefined() || !map.IsMap() || !map[old_key].IsDefined()) return;
+  Fail(Child(old_key), absl::StrCat("was renamed to ", Child(new_key),
+                                    note.empty() ? "" : absl::StrCat(" (", note, ")")));
+}
+
 void Binder::Fail(const std::string& path, const std::string& message) {
   // Point at the field's value when it is in the file, else at this section.
   YAML::Node node = node_;

@@ -156,6 +156,11 @@ class Binder {
   template <typename E>
   Check<E> Enum(const char* key, E& value, std::initializer_list<std::pair<const char*, E>> names);
 
+  // A key that has been renamed to `new_key` (in the same section): reading a config that
+  // still has `old_key` is an error naming the new key ("sft.warmup_steps was renamed to
+  // sft.lr_warmup_steps"), followed by `note` when given. Writing and describing skip it.
+  void Renamed(const char* old_key, const char* new_key, const std::string& note = "");
+
   // Records an error about `path` (a full dotted key); used by Check and by custom rules.
   void Fail(const std::string& path, const std::string& message);
 

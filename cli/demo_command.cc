@@ -60,7 +60,7 @@ constexpr double kWarmStartShare = 0.35;
 // The control continues the warm start's SFT: no new warm-up, no early stop, until stopped.
 // It evaluates about as often (in time) as RL does every eval.every steps.
 const std::vector<std::string> kControlOverrides = {"sft.steps=100000000", "sft.stop_at_accuracy=0",
-                                                    "sft.warmup_steps=0", "sft.eval_every=400"};
+                                                    "sft.lr_warmup_steps=0", "sft.eval_every=400"};
 // The warm start checks its greedy accuracy often (sft.eval_every) to stop near its target: a
 // greedy answer and one sample for half the held-out prompts keep that cheap.
 const std::vector<std::string> kWarmStartOverrides = {"eval.k=1", "eval.max_prompts=200"};

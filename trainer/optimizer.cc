@@ -10,7 +10,7 @@ namespace ponder::trainer {
 namespace {
 
 std::unique_ptr<torch::optim::AdamW> MakeAdamW(const std::vector<at::Tensor>& params,
-                                               const TrainerOptions& o, double lr) {
+                                               const OptimizerOptions& o, double lr) {
   torch::optim::AdamWOptions options(lr);
   options.betas(std::make_tuple(o.betas[0], o.betas[1]));
   options.eps(o.eps);
@@ -31,7 +31,7 @@ double GradNorm(const std::vector<at::Tensor>& params) {
   return std::sqrt(sq);
 }
 
-OptimizerStep::OptimizerStep(std::vector<at::Tensor> params, const TrainerOptions& options,
+OptimizerStep::OptimizerStep(std::vector<at::Tensor> params, const OptimizerOptions& options,
                              double base_lr, std::string who)
     : params_(std::move(params)),
       options_(options),

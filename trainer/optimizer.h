@@ -22,8 +22,9 @@ namespace ponder::trainer {
 class OptimizerStep {
  public:
   // `params`: the trainable parameters (non-empty); `base_lr`: the learning rate the schedule
-  // of `options` scales; `who` names them in warnings.
-  OptimizerStep(std::vector<at::Tensor> params, const TrainerOptions& options, double base_lr,
+  // of `options` scales (options.lr, or trainer.critic_lr for the critic); `who` names them
+  // in warnings.
+  OptimizerStep(std::vector<at::Tensor> params, const OptimizerOptions& options, double base_lr,
                 std::string who);
   ~OptimizerStep();
 
@@ -44,7 +45,7 @@ class OptimizerStep {
 
  private:
   std::vector<at::Tensor> params_;
-  TrainerOptions options_;
+  OptimizerOptions options_;
   double base_lr_;
   std::string who_;
   std::unique_ptr<torch::optim::AdamW> adamw_;

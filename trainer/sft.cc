@@ -2,7 +2,6 @@
 
 #include <ATen/Parallel.h>
 #include <spdlog/spdlog.h>
-#include <torch/nn/utils/clip_grad.h>
 
 #include <chrono>
 #include <cstdio>
@@ -13,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
@@ -24,20 +24,25 @@
 #include "trainer/evaluation.h"
 #include "trainer/job_config.h"
 #include "trainer/model_setup.h"
+#include "trainer/optimizer.h"
 #include "trainer/prompt_encoder.h"
 
 namespace ponder::trainer {
 namespace fs = std::filesystem;
 
+SftOptions::SftOptions() {
+  steps = 300;
+  lr = 1e-3;
+  betas = {0.9, 0.98};
+  weight_decay = 0.0;
+  lr_warmup_steps = 20;
+}
+
 void SftOptions::Bind(config::Binder& b) {
-  b.Field("steps", steps).AtLeast(1);
+  BindOptimizerKeys(b);
+  b.Renamed("warmup_steps", "lr_warmup_steps", "sft: takes the optimizer keys of trainer:");
   b.Field("batch_size", batch_size).AtLeast(1);
   b.Field("max_tokens_per_row", max_tokens_per_row).AtLeast(0);
-  b.Field("lr", lr).GreaterThan(0.0);
-  b.Field("betas", betas).Must(betas.size() == 2, "hold two numbers, e.g. [0.9, 0.98]");
-  b.Field("weight_decay", weight_decay).AtLeast(0.0);
-  b.Field("warmup_steps", warmup_steps).AtLeast(0);
-  b.Field("grad_clip", grad_clip).AtLeast(0.0);
   b.Field("style", style)
       .Must(style == "answer" || style == "chain_of_thought",
             "be answer or chain_of_thought (got '" + style + "')");
@@ -47,14 +52,7 @@ void SftOptions::Bind(config::Binder& b) {
   b.Field("output", output);
 }
 
-absl::Status SftOptions::Validate() const {
-  for (double beta : betas) {
-    if (!(beta >= 0 && beta < 1)) {
-      return absl::InvalidArgumentError(absl::StrCat("betas must be in [0, 1) (got ", beta, ")"));
-    }
-  }
-  return absl::OkStatus();
-}
+absl::Status SftOptions::Validate() const { return ValidateOptimizerKeys(); }
 
 namespace {
 
@@ -197,13 +195,6 @@ absl::StatusOr<Batch> Pack(const std::vector<const Demonstration*>& demos,
   return b;
 }
 
-double LearningRate(const SftOptions& o, int64_t step) {
-  if (o.warmup_steps > 0 && step < o.warmup_steps) {
-    return o.lr * static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
-  }
-  return o.lr;
-}
-
 // Where the demonstrations come from: a built-in task's worked solutions, generated per step,
 // or JSONL rows, drawn in shuffled epochs.
 class DemonstrationSource {
@@ -321,16 +312,20 @@ class SftEvaluator {
 
 struct SftStepResult {
   double loss = 0;
-  double grad_norm = 0;
+  double grad_norm = 0;  // before clipping
+  double lr = 0;
+  int64_t tokens = 0;
 };
 
-// One optimizer step on `batch`: the mean NLL of its response tokens.
+// Optimizer step `step` (0-based) on `batch`: the mean NLL of its response tokens.
 absl::StatusOr<SftStepResult> TrainStep(const JobConfig& job, model::Decoder& model,
-                                        torch::optim::AdamW& optimizer,
-                                        const std::vector<at::Tensor>& params, const Batch& batch,
+                                        OptimizerStep& optimizer, const Batch& batch,
                                         int64_t step) {
   model->train();
-  optimizer.zero_grad();
+  SftStepResult out;
+  out.lr = optimizer.ScheduleFor(step);
+  out.tokens = batch.tokens;
+  optimizer.ClearGrads();
   model::BatchLayout layout{
       .attention_mask = batch.mask, .segment_ids = batch.segments, .position_ids = batch.positions};
   PONDER_ASSIGN_OR_RETURN(at::Tensor hidden, model->Hidden(batch.ids, layout));
@@ -344,18 +339,40 @@ absl::StatusOr<SftStepResult> TrainStep(const JobConfig& job, model::Decoder& mo
   at::Tensor loss = -(stats.log_probs * trained).sum() /
                     static_cast<double>(std::max<int64_t>(batch.target_tokens, 1));
   loss.backward();
-  SftStepResult out;
-  if (job.sft.grad_clip > 0) {
-    out.grad_norm = torch::nn::utils::clip_grad_norm_(params, job.sft.grad_clip);
-  }
   out.loss = loss.item<double>();
-  if (!std::isfinite(out.loss) || !std::isfinite(out.grad_norm)) {
-    spdlog::warn("sft step {}: non-finite loss or gradient; step skipped", step + 1);
-    optimizer.zero_grad();
-  } else {
-    optimizer.step();
-  }
+  out.grad_norm = optimizer.Step(std::isfinite(out.loss));
   return out;
+}
+
+// The trainable parameters of `model`.
+std::vector<at::Tensor> TrainableParameters(model::Decoder& model) {
+  std::vector<at::Tensor> params;
+  for (auto& p : model->parameters()) {
+    if (p.requires_grad()) params.push_back(p);
+  }
+  return params;
+}
+
+// Writes the metrics of step `step` (1-based) and, every 10 steps, a progress line.
+absl::Status ReportStep(const SftOptions& o, int64_t step, const SftStepResult& r,
+                        const DemonstrationSource& source, const OptimizerStep& optimizer,
+                        double seconds, double elapsed, monitor::MetricsSink& sink, bool progress) {
+  const auto tokens = static_cast<double>(r.tokens);
+  monitor::Metrics m{{"sft/loss", r.loss},
+                     {"sft/lr", r.lr},
+                     {"sft/grad_norm", r.grad_norm},
+                     {"sft/tokens", tokens},
+                     {"sft/skipped_lines", static_cast<double>(source.skipped())},
+                     {"sft/skipped_steps", static_cast<double>(optimizer.skipped())},
+                     {"perf/train_tokens_per_s", tokens / seconds},
+                     {"timing/step_s", seconds}};
+  PONDER_RETURN_IF_ERROR(sink.Write(step, m));
+  if (progress && (step % 10 == 0 || step == 1)) {
+    std::fprintf(stderr, "sft step %lld/%lld | loss %.4f | lr %.2e | %.2f s/step\n",
+                 static_cast<long long>(step), static_cast<long long>(o.steps), r.loss, r.lr,
+                 elapsed / static_cast<double>(step));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -373,21 +390,13 @@ absl::StatusOr<SftResult> RunSft(const JobConfig& job, const SftRunOptions& opti
   PONDER_RETURN_IF_ERROR(source.Load(job, encoder, rng));
   PONDER_ASSIGN_OR_RETURN(model::Decoder model,
                           LoadTrainedModel(job.model, tokenizer.tokenizer->vocab_size()));
-  std::vector<at::Tensor> params;
-  for (auto& p : model->parameters()) {
-    if (p.requires_grad()) params.push_back(p);
-  }
-  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.lr)
-                                            .betas({o.betas[0], o.betas[1]})
-                                            .weight_decay(o.weight_decay));
+  OptimizerStep optimizer(TrainableParameters(model), o, o.lr, "sft");
   SftEvaluator evaluator;
   if (!source.val().empty()) PONDER_RETURN_IF_ERROR(evaluator.Start(job, model, tokenizer, source));
   PONDER_ASSIGN_OR_RETURN(std::unique_ptr<monitor::MetricsSink> sink,
                           monitor::MakeMetricsSink(job.monitor, job.run.dir));
-  {
-    std::ofstream out(fs::path(job.run.dir) / "config.yaml", std::ios::trunc);
-    out << config::ToYaml(job);
-  }
+  PONDER_RETURN_IF_ERROR(file::WriteFileAtomically((fs::path(job.run.dir) / "config.yaml").string(),
+                                                   config::ToYaml(job)));
 
   SftResult result;
   const auto started = std::chrono::steady_clock::now();
@@ -396,30 +405,13 @@ absl::StatusOr<SftResult> RunSft(const JobConfig& job, const SftRunOptions& opti
     PONDER_ASSIGN_OR_RETURN(std::vector<const Demonstration*> demos,
                             source.Next(o.batch_size, encoder, rng));
     PONDER_ASSIGN_OR_RETURN(Batch batch, Pack(demos, o.max_tokens_per_row));
-    const double lr = LearningRate(o, step);
-    for (auto& group : optimizer.param_groups()) {
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    }
-    PONDER_ASSIGN_OR_RETURN(SftStepResult trained,
-                            TrainStep(job, model, optimizer, params, batch, step));
+    PONDER_ASSIGN_OR_RETURN(SftStepResult trained, TrainStep(job, model, optimizer, batch, step));
     result.steps = step + 1;
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
-    monitor::Metrics m{{"sft/loss", trained.loss},
-                       {"sft/lr", lr},
-                       {"sft/grad_norm", trained.grad_norm},
-                       {"sft/tokens", static_cast<double>(batch.tokens)},
-                       {"sft/skipped_lines", static_cast<double>(source.skipped())},
-                       {"perf/train_tokens_per_s", static_cast<double>(batch.tokens) / seconds},
-                       {"timing/step_s", seconds}};
-    PONDER_RETURN_IF_ERROR(sink->Write(step + 1, m));
-    if (progress && ((step + 1) % 10 == 0 || step == 0)) {
-      const double elapsed =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      std::fprintf(stderr, "sft step %lld/%lld | loss %.4f | lr %.2e | %.2f s/step\n",
-                   static_cast<long long>(step + 1), static_cast<long long>(o.steps), trained.loss,
-                   lr, elapsed / static_cast<double>(step + 1));
-    }
+    const auto now = std::chrono::steady_clock::now();
+    PONDER_RETURN_IF_ERROR(ReportStep(o, step + 1, trained, source, optimizer,
+                                      std::chrono::duration<double>(now - step_start).count(),
+                                      std::chrono::duration<double>(now - started).count(), *sink,
+                                      progress));
     const bool last = step + 1 == o.steps ||
                       (options.stop_requested != nullptr && options.stop_requested->load());
     if (evaluator.started() && ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) || last)) {

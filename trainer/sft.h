@@ -10,21 +10,30 @@
 //
 //   sft:
 //     steps: 300
-//     batch_size: 64          # demonstrations per optimizer step
-//     max_tokens_per_row: 0   # pack demonstrations into rows this long (0: one per row)
 //     lr: 1.0e-3
 //     betas: [0.9, 0.98]
+//     eps: 1.0e-8
 //     weight_decay: 0.0
-//     warmup_steps: 20        # linear warm-up, then constant
+//     lr_scheduler_type: constant  # or cosine (down to min_lr_ratio * lr at the last step)
+//     lr_warmup_steps: 20     # linear warm-up: step s < W uses lr * (s + 1) / W
+//     min_lr_ratio: 0.0
 //     grad_clip: 1.0          # global L2 norm (0: off)
+//     batch_size: 64          # demonstrations per optimizer step
+//     max_tokens_per_row: 0   # pack demonstrations into rows this long (0: one per row)
 //     style: answer           # built-in tasks: answer | chain_of_thought
 //     response_key: response  # JSONL: the field holding the demonstration's response
 //     eval_every: 25          # greedy accuracy on the held-out prompts (the eval: options)
 //     stop_at_accuracy: 0.0   # stop once held-out greedy accuracy reaches this (0: never)
 //     output: ""              # where the model goes (default RUN_DIR/final)
 //
-// Metrics (RUN_DIR/metrics.jsonl): sft/loss, sft/lr, sft/grad_norm, sft/tokens,
-// perf/train_tokens_per_s, and the evaluations' val/<set>/...
+// The optimizer keys (steps to grad_clip) are those of `trainer:` (OptimizerOptions in
+// trainer/trainer_options.h), applied by the same OptimizerStep: AdamW, the schedule,
+// clipping, and a step skipped when the loss or a gradient is not finite. `warmup_steps` is
+// now `lr_warmup_steps`; the old name is an error that says so.
+//
+// Metrics (RUN_DIR/metrics.jsonl): sft/loss, sft/lr, sft/grad_norm (before clipping),
+// sft/tokens, sft/skipped_lines, sft/skipped_steps, perf/train_tokens_per_s, and the
+// evaluations' val/<set>/...
 #pragma once
 
 #include <atomic>
@@ -34,20 +43,17 @@
 
 #include "absl/status/statusor.h"
 #include "base/config.h"
+#include "trainer/trainer_options.h"
 
 namespace ponder::trainer {
 
 struct JobConfig;
 
-struct SftOptions {
-  int64_t steps = 300;
+struct SftOptions : OptimizerOptions {
+  SftOptions();  // the SFT defaults of the optimizer keys (above)
+
   int64_t batch_size = 64;
   int64_t max_tokens_per_row = 0;
-  double lr = 1e-3;
-  std::vector<double> betas = {0.9, 0.98};
-  double weight_decay = 0.0;
-  int64_t warmup_steps = 20;
-  double grad_clip = 1.0;
   std::string style = "answer";
   std::string response_key = "response";
   int64_t eval_every = 25;

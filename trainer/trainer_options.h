@@ -25,7 +25,10 @@
 //                                 #   samples are then this many versions old; <= max_staleness)
 //
 // Names follow verl (`actor.optim.lr`, `ppo_epochs`, `ppo_mini_batch_size`, `grad_clip`,
-// `lr_warmup_steps`, `min_lr_ratio`, `critic_warmup`).
+// `lr_warmup_steps`, `min_lr_ratio`, `critic_warmup`). The optimizer keys (steps, lr, betas,
+// eps, weight_decay, lr_scheduler_type, lr_warmup_steps, min_lr_ratio, grad_clip) are
+// OptimizerOptions, which `sft:` takes as well (trainer/sft.h), with the same names and
+// meaning; one OptimizerStep (trainer/optimizer.h) applies them to both.
 #pragma once
 
 #include <cstdint>
@@ -39,10 +42,11 @@ namespace ponder::trainer {
 enum class LrSchedulerType { kConstant, kCosine };
 enum class TrainerMode { kSync, kAsync };
 
-struct TrainerOptions {
-  int64_t steps = 100;
+// AdamW, its learning-rate schedule and gradient clipping: the keys `trainer:` and `sft:`
+// share. The defaults are the RL ones; SftOptions sets its own.
+struct OptimizerOptions {
+  int64_t steps = 100;  // optimizer steps the run takes; the cosine schedule spans them
   double lr = 1e-6;
-  double critic_lr = 1e-5;
   std::vector<double> betas = {0.9, 0.999};
   double eps = 1e-8;
   double weight_decay = 0.01;
@@ -50,6 +54,15 @@ struct TrainerOptions {
   int64_t lr_warmup_steps = 0;
   double min_lr_ratio = 0.0;
   double grad_clip = 1.0;
+
+  // Binds the keys above, in this order, into the section being bound (not a sub-section).
+  void BindOptimizerKeys(config::Binder& b);
+  // The rules across those keys (betas in [0, 1)).
+  absl::Status ValidateOptimizerKeys() const;
+};
+
+struct TrainerOptions : OptimizerOptions {
+  double critic_lr = 1e-5;
   int64_t ppo_epochs = 1;
   int64_t ppo_mini_batch_size = 0;
   int64_t max_tokens_per_micro_batch = 16384;
@@ -64,9 +77,9 @@ struct TrainerOptions {
   absl::Status Validate() const;
 };
 
-// The learning rate at (0-based) RL step `step` for base rate `base_lr`: linear warm-up over
+// The learning rate at (0-based) step `step` for base rate `base_lr`: linear warm-up over
 // `lr_warmup_steps`, then constant, or a half cosine from base_lr at the end of warm-up down
 // to min_lr_ratio * base_lr at step `steps` - 1.
-double ScheduledLearningRate(const TrainerOptions& options, double base_lr, int64_t step);
+double ScheduledLearningRate(const OptimizerOptions& options, double base_lr, int64_t step);
 
 }  // namespace ponder::trainer

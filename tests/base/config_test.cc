@@ -52,6 +52,7 @@ struct Section {
     b.Field("clip", clip);
     b.Field("parts", parts);
     b.Field("by_source", by_source);
+    b.Renamed("learning_rate", "lr", "as in pair:");
   }
 };
 
@@ -134,6 +135,19 @@ pair: {low: 1, high: 3}
   ASSERT_TRUE(t.parts[1].options.Decode(inner).ok());
   EXPECT_TRUE(inner.strict);
   EXPECT_EQ(inner.digits, 3);
+}
+
+TEST(ConfigTest, RenamedKeyIsAnErrorNamingTheNewKey) {
+  std::string error = ErrorOf("train:\n  steps: 3\n  learning_rate: 0.1\n");
+  EXPECT_EQ(error, "job.yaml:3:18: train.learning_rate was renamed to train.lr (as in pair:)");
+  error = ErrorOf("", {"train.learning_rate=0.1"});
+  EXPECT_THAT(error, HasSubstr("train.learning_rate was renamed to train.lr (as in pair:)"));
+  EXPECT_THAT(error, Not(HasSubstr("unknown key")));
+  // The old name is neither written nor suggested for a typo.
+  absl::StatusOr<Root> root = Load("train: {lr: 0.5}\n");
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_THAT(ToYaml(*root), Not(HasSubstr("learning_rate")));
+  EXPECT_THAT(ErrorOf("train:\n  learning_rat: 1\n"), Not(HasSubstr("learning_rate")));
 }
 
 TEST(ConfigTest, UnknownKeyNamesKeyFileLineAndSuggestion) {
