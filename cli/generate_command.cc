@@ -1,13 +1,17 @@
 // `ponder generate --model PATH [--tokenizer PATH] --prompt TEXT [--max-new-tokens N]
-//  [--temperature T] [--top-p P] [--seed S] [--dtype D] [--device D] [--threads N]`: prints
-// the generated text (only that) to stdout as it is produced. --threads (default: every core
-// the process may use) sets LibTorch's and OpenBLAS's threads alike (model/threads.h).
+//  [--temperature T] [--top-p P] [--top-k K] [--seed S] [--dtype D] [--device D]
+//  [--threads N]`: prints the generated text (only that) to stdout as it is produced.
+// --threads (default: every core the process may use) sets LibTorch's and OpenBLAS's threads
+// alike (model/threads.h).
 //
 // Batch form, through the rollout engine (rollout/batch_generate.h):
-// `ponder generate --model PATH --prompts FILE.jsonl --n K --output OUT.jsonl [--top-k K]
+// `ponder generate --model PATH --prompts FILE.jsonl --n K --output OUT.jsonl
 //  [--stop TEXT]... [--max-seq-len N] [--kv-cache-mb M] [--chat-format F] ...`: one JSON line
 // per sample in OUT.jsonl and final stats lines on stderr (tokens/s; peak concurrency and KV
 // cache blocks).
+//
+// Both forms draw tokens with the one sampler (model/sampling.h): with the same prompt, seed
+// and sampling options, `--prompt` prints the text of `--prompts`' first sample.
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -34,6 +38,7 @@ int RunBatch(const model::GenerateOptions& single, rollout::BatchGenerateOptions
   s.max_new_tokens = single.params.max_new_tokens;
   s.temperature = single.params.sampling.temperature;
   s.top_p = single.params.sampling.top_p;
+  s.top_k = single.params.sampling.top_k;
   s.seed = single.params.seed;
   absl::StatusOr<rollout::BatchGenerateStats> stats = rollout::GenerateBatch(batch);
   if (!stats.ok()) {
@@ -86,10 +91,6 @@ void AddGenerateCommand(CLI::App& app, int& exit_code) {
       ->needs(prompts);
   cmd->add_option("--output", batch->output_path, "batch: where to write one JSON line per sample")
       ->needs(prompts);
-  cmd->add_option("--top-k", batch->rollout.sampling.top_k, "batch: top-k (0 = off)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber)
-      ->needs(prompts);
   cmd->add_option("--stop", batch->rollout.sampling.stop_strings,
                   "batch: a stop string (repeatable)")
       ->needs(prompts);
@@ -117,6 +118,10 @@ void AddGenerateCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--top-p", options->params.sampling.top_p, "nucleus sampling threshold")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--top-k", options->params.sampling.top_k,
+                  "keep the k most likely tokens (0: off)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", options->params.seed, "seed of the sampler")->capture_default_str();
   cmd->add_option("--dtype", *dtype, "float32, bfloat16 or float16")
       ->capture_default_str()

@@ -55,11 +55,21 @@ absl::StatusOr<std::vector<int32_t>> GenerateIds(
   PONDER_ASSIGN_OR_RETURN(KvCache cache,
                           KvCache::Create(config, cache_options, model.dtype(), model.device()));
   PONDER_ASSIGN_OR_RETURN(int64_t slot, cache.Acquire());
-  std::mt19937_64 rng(params.seed);
+  // Distinct ids of the context, for the repetition penalty (as the rollout engine keeps them).
+  std::vector<int32_t> seen;
+  auto see = [&](int32_t id) {
+    if (params.sampling.repetition_penalty == 1.0) return;
+    if (std::find(seen.begin(), seen.end(), id) == seen.end()) seen.push_back(id);
+  };
+  for (int32_t id : prompt) see(id);
+  SampleBuffers buffers;
   PONDER_ASSIGN_OR_RETURN(at::Tensor logits, model.Step(cache, {slot}, {prompt}));
   for (int64_t i = 0; i < params.max_new_tokens; ++i) {
-    at::Tensor row = logits[0].to(at::kCPU).contiguous();
-    const int32_t next = SampleToken(row.data_ptr<float>(), row.numel(), params.sampling, rng);
+    at::Tensor row = logits[0].to(at::kCPU, at::kFloat).contiguous();
+    const double u = UniformDraw(params.seed, 0, 0, static_cast<uint64_t>(i));
+    const int32_t next =
+        SampleRow(row.data_ptr<float>(), row.numel(), params.sampling, seen, u, buffers).token;
+    see(next);
     if (std::find(params.stop_ids.begin(), params.stop_ids.end(), next) != params.stop_ids.end()) {
       break;
     }
@@ -97,10 +107,9 @@ absl::Status GenerateText(const GenerateOptions& options,
   }
   DecodeOptions decode;
   decode.skip_special = true;
+  // The generated ids decoded on their own, as the rollout engine decodes a sample's text (a
+  // leading space of the first token is dropped, as at the start of any text).
   StreamDecoder stream(*tokenizer, decode);
-  std::string text;
-  for (int32_t id : prompt) PONDER_RETURN_IF_ERROR(stream.Push(id, &text));
-  text.clear();  // the prompt's own text is not printed
   PONDER_ASSIGN_OR_RETURN(std::vector<int32_t> ids,
                           GenerateIds(*model, prompt, params, [&](int32_t id) -> absl::Status {
                             std::string piece;

@@ -1,5 +1,8 @@
-// Single-sequence text generation: what `ponder generate` runs. (Batched generation with
-// continuous batching is the rollout engine's job; it drives DecoderImpl::Step directly.)
+// Single-sequence text generation: what `ponder generate --prompt` runs. (Batched generation
+// with continuous batching is the rollout engine's job; it drives DecoderImpl::Step directly.)
+// Both draw tokens with the same sampler (model/sampling.h): a prompt generated here with a
+// seed gives the tokens the engine gives the first sample of the first prompt of a request
+// with that seed (`ponder generate --prompts` with that one prompt).
 //
 // This header does not include LibTorch.
 #pragma once
@@ -22,7 +25,7 @@ class DecoderImpl;
 struct GenerationParams {
   int64_t max_new_tokens = 256;
   SamplingParams sampling;
-  uint64_t seed = 1;              // seeds a std::mt19937_64 used only for sampling
+  uint64_t seed = 1;              // token t is drawn with UniformDraw(seed, 0, 0, t)
   std::vector<int32_t> stop_ids;  // generation ends before any of these (not included)
 };
 
@@ -41,7 +44,8 @@ struct GenerateOptions {
 };
 
 // Loads the model and tokenizer, generates a continuation of the prompt and passes its text
-// to `emit` as it is produced, in whole UTF-8 characters; special tokens are not printed.
+// to `emit` as it is produced, in whole UTF-8 characters; special tokens are not printed. The
+// text is that of the generated ids alone, as the rollout engine writes a sample's `text`.
 // Generation stops at the model's or tokenizer's end-of-sequence token (for llama2.c models
 // also at BOS, as run.c does) or after max_new_tokens.
 absl::Status GenerateText(const GenerateOptions& options,

@@ -1,8 +1,8 @@
-// Turns a step's logits into tokens: for each sampling sequence, its repetition penalty,
-// temperature and log_softmax over its row, then ChooseToken (sampler.h) with the sequence's
-// own uniform draw. Rows are processed one at a time per thread in buffers that stay in
-// cache, in parallel over rows; several sequences may sample from one row (the samples of a
-// prompt after its shared prefill), and the logits are left as they are.
+// Turns a step's logits into tokens: for each sampling sequence, model::SampleRow (the token
+// sampler of model/sampling.h: repetition penalty, temperature, log_softmax, ChooseToken) on
+// its row with the sequence's own uniform draw. Rows are processed one at a time per thread in
+// buffers that stay in cache, in parallel over rows; several sequences may sample from one row
+// (the samples of a prompt after its shared prefill), and the logits are left as they are.
 #pragma once
 
 #include <cstdint>

@@ -15,7 +15,6 @@
 #include "model/model_config.h"
 #include "model/model_options.h"
 #include "model/safetensors.h"
-#include "model/sampling.h"
 #include "tests/testing.h"
 
 namespace ponder::model {
@@ -497,56 +496,6 @@ TEST(Llama2cTest, BadFilesNameTheFileAndTensor) {
   uint32_t ak42 = 0x616b3432;
   std::memcpy(magic.data(), &ak42, 4);
   check("versioned", magic, {"version 1/2 exports (magic \"ak42\") are not supported"});
-}
-
-// ---- sampling -----------------------------------------------------------------------------
-
-TEST(SamplingTest, GreedyTakesTheLowestArgmaxAndIgnoresNan) {
-  std::mt19937_64 rng(1);
-  const float logits[] = {0.5f, 2.0f, NAN, 2.0f, -1.0f};
-  SamplingParams greedy;
-  greedy.temperature = 0;
-  EXPECT_EQ(SampleToken(logits, 5, greedy, rng), 1);
-  const float nan_first[] = {NAN, -3.0f};
-  EXPECT_EQ(SampleToken(nan_first, 2, greedy, rng), 1);
-}
-
-TEST(SamplingTest, FrequenciesFollowTemperatureAndTopP) {
-  // logits log(1), log(2), log(3), log(4): probabilities 0.1, 0.2, 0.3, 0.4.
-  const float logits[] = {0.0f, std::log(2.0f), std::log(3.0f), std::log(4.0f)};
-  const int kDraws = 200000;
-  auto frequencies = [&](SamplingParams p) {
-    std::mt19937_64 rng(7);
-    std::vector<double> f(4, 0);
-    for (int i = 0; i < kDraws; ++i) f[SampleToken(logits, 4, p, rng)] += 1.0 / kDraws;
-    return f;
-  };
-  SamplingParams plain;
-  std::vector<double> f = frequencies(plain);
-  const double expected[] = {0.1, 0.2, 0.3, 0.4};
-  for (int i = 0; i < 4; ++i) EXPECT_NEAR(f[i], expected[i], 0.005) << i;
-  // Temperature 0.5 squares the odds: 1, 4, 9, 16 over 30.
-  SamplingParams cold;
-  cold.temperature = 0.5;
-  f = frequencies(cold);
-  const double squared[] = {1 / 30.0, 4 / 30.0, 9 / 30.0, 16 / 30.0};
-  for (int i = 0; i < 4; ++i) EXPECT_NEAR(f[i], squared[i], 0.005) << i;
-  // top_p 0.6: the nucleus is {0.4, 0.3} (0.7 >= 0.6), renormalised to 4/7 and 3/7.
-  SamplingParams nucleus;
-  nucleus.top_p = 0.6;
-  f = frequencies(nucleus);
-  EXPECT_EQ(f[0], 0);
-  EXPECT_EQ(f[1], 0);
-  EXPECT_NEAR(f[2], 3 / 7.0, 0.005);
-  EXPECT_NEAR(f[3], 4 / 7.0, 0.005);
-}
-
-TEST(SamplingTest, SameSeedSameDraws) {
-  const float logits[] = {0.1f, 0.2f, 0.3f, 0.0f, -0.5f};
-  std::mt19937_64 a(42), b(42);
-  SamplingParams p;
-  for (int i = 0; i < 100; ++i)
-    EXPECT_EQ(SampleToken(logits, 5, p, a), SampleToken(logits, 5, p, b));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -111,6 +112,39 @@ TEST(GenerateCliTest, SameSeedSameFileOtherSeedOtherSamples) {
   std::vector<json> lines = ReadJsonLines(a);
   EXPECT_NE(lines[0]["token_ids"], lines[1]["token_ids"]);  // samples differ
   for (const std::string& p : {a, b, c}) std::remove(p.c_str());
+}
+
+// `--prompt X --seed S` and `--prompts` with the one line {"prompt": X} draw with the same
+// sampler (model/sampling.h), so they print the same text, sampling at temperature > 0 with
+// top-k and top-p on.
+TEST(GenerateCliTest, PromptAndPromptsGiveTheSameText) {
+  const std::string prompts = TempPath("one.jsonl"), out = TempPath("one_out.jsonl");
+  {
+    std::FILE* f = std::fopen(prompts.c_str(), "w");
+    std::fputs("{\"prompt\": \"The little dog\"}\n", f);
+    std::fclose(f);
+  }
+  const std::string common = " generate --model " + Model() + " --tokenizer " + Tokenizer() +
+                             " --max-new-tokens 40 --temperature 0.9 --top-p 0.95 --top-k 100";
+  std::vector<std::string> texts;
+  for (const char* seed : {"3", "4", "5"}) {
+    pt::CommandResult batch = pt::RunCommand(Ponder() + common + " --seed " + seed + " --prompts " +
+                                             prompts + " --output " + out + " --kv-cache-mb 16");
+    ASSERT_EQ(batch.exit_code, 0) << batch.err;
+    std::vector<json> lines = ReadJsonLines(out);
+    ASSERT_EQ(lines.size(), 1u);
+    pt::CommandResult single =
+        pt::RunCommand(Ponder() + common + " --seed " + seed + " --prompt 'The little dog'");
+    ASSERT_EQ(single.exit_code, 0) << single.err;
+    EXPECT_EQ(single.out, lines[0]["text"].get<std::string>()) << "seed " << seed;
+    EXPECT_FALSE(single.out.empty());
+    texts.push_back(single.out);
+  }
+  // Sampled, not greedy: the seeds give different texts.
+  std::sort(texts.begin(), texts.end());
+  EXPECT_GT(std::unique(texts.begin(), texts.end()) - texts.begin(), 1);
+  std::remove(prompts.c_str());
+  std::remove(out.c_str());
 }
 
 TEST(GenerateCliTest, BadInputNamesTheFileAndLine) {
