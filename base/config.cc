@@ -3,16 +3,15 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <map>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/file.h"
 #include "base/status.h"
 
 namespace ponder::config {
@@ -359,11 +358,8 @@ absl::Status CheckDuplicateKeys(const YAML::Node& node, const std::string& path,
 Document::Document() : context_(std::make_shared<internal::Context>()) {}
 
 absl::StatusOr<Document> Document::FromFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file '", path, "'"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return FromString(text.str(), path);
+  PONDER_ASSIGN_OR_RETURN(std::string text, file::ReadFile(path, "config file"));
+  return FromString(text, path);
 }
 
 absl::StatusOr<Document> Document::FromString(const std::string& yaml, const std::string& name) {

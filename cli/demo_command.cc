@@ -27,6 +27,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/config.h"
+#include "base/file.h"
+#include "base/status.h"
 #include "cli/commands.h"
 #include "cli/demo_config.h"
 #include "cli/stop_signal.h"
@@ -304,7 +306,7 @@ absl::Status RunDemo(const DemoArgs& args) {
   const std::string dir = args.run_dir;
   if (absl::Status s = PrepareRunDir(dir); !s.ok()) return s;
   const std::string config = (fs::path(dir) / "demo.yaml").string();
-  std::ofstream(config, std::ios::trunc) << config::ToYaml(*job);
+  PONDER_RETURN_IF_ERROR(file::WriteFileAtomically(config, config::ToYaml(*job)));
   const std::string warm = (fs::path(dir) / "warmstart").string();
   const std::string rl_dir = (fs::path(dir) / "rl").string();
   const std::string control_dir = (fs::path(dir) / "control").string();
@@ -445,7 +447,8 @@ absl::Status RunDemo(const DemoArgs& args) {
   outcome.total_s = Since(started);
   outcome.run_dir = dir;
   const std::string summary = trainer::DemoSummary(outcome);
-  std::ofstream(fs::path(dir) / "summary.txt", std::ios::trunc) << summary;
+  PONDER_RETURN_IF_ERROR(
+      file::WriteFileAtomically((fs::path(dir) / "summary.txt").string(), summary));
   std::printf("%s", summary.c_str());
   std::fflush(stdout);
   return absl::OkStatus();

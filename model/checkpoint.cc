@@ -7,11 +7,11 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "model/llama2c.h"
 #include "model/safetensors.h"
@@ -260,13 +260,8 @@ absl::Status SaveHfFolder(const Decoder& model, const std::string& dir,
   config.torch_dtype = dtype == at::kFloat  ? "float32"
                        : dtype == at::kHalf ? "float16"
                                             : "bfloat16";
-  const std::string config_path = (fs::path(dir) / "config.json").string();
-  {
-    std::ofstream out(config_path, std::ios::trunc);
-    out << ToHfConfigJson(config);
-    out.flush();
-    if (!out) return absl::DataLossError(absl::StrCat("cannot write '", config_path, "'"));
-  }
+  PONDER_RETURN_IF_ERROR(
+      file::WriteFileAtomically((fs::path(dir) / "config.json").string(), ToHfConfigJson(config)));
   if (!options.tokenizer_dir.empty()) {
     static const char* kTokenizerFiles[] = {"tokenizer.json",    "tokenizer_config.json",
                                             "tokenizer.model",   "special_tokens_map.json",

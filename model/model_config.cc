@@ -1,10 +1,9 @@
 #include "model/model_config.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/status.h"
 
 namespace ponder::model {
@@ -249,11 +248,8 @@ absl::StatusOr<ModelConfig> ParseHfConfig(const std::string& json_text, const st
 }
 
 absl::StatusOr<ModelConfig> ReadHfConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseHfConfig(text.str(), path);
+  PONDER_ASSIGN_OR_RETURN(std::string text, file::ReadFile(path));
+  return ParseHfConfig(text, path);
 }
 
 std::string ToHfConfigJson(const ModelConfig& c) {

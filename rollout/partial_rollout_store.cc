@@ -1,17 +1,13 @@
 #include "rollout/partial_rollout_store.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
+#include "base/status.h"
 
 namespace ponder::rollout {
 namespace {
@@ -51,32 +47,6 @@ SamplingOptions SamplingFromJson(const json& j) {
   s.repeat_count = j.at("repeat_count").get<int64_t>();
   s.round_token_budget = j.at("round_token_budget").get<int64_t>();
   return s;
-}
-
-// Writes `text` to `path` so that a crash leaves the old file or the new one, never a torn one.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
-  }
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(err)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot replace ", path, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -164,14 +134,9 @@ absl::StatusOr<std::unique_ptr<PartialRolloutStore>> PartialRolloutStore::Open(
       continue;
     }
     if (!absl::EndsWith(name, ".json")) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("partial rollout store: cannot read ", entry.path().string()));
-    }
-    absl::StatusOr<PausedRollout> r = FromJson(text.str(), entry.path().string());
+    absl::StatusOr<std::string> text = file::ReadFile(entry.path().string());
+    if (!text.ok()) return Annotate(text.status(), "partial rollout store");
+    absl::StatusOr<PausedRollout> r = FromJson(*text, entry.path().string());
     if (!r.ok()) return r.status();
     const Key key{r->prompt_index, r->sample_index};
     if (entry.path().string() != store->PathFor(key)) {
@@ -195,7 +160,7 @@ std::string PartialRolloutStore::PathFor(const Key& key) const {
 absl::Status PartialRolloutStore::Put(PausedRollout rollout) {
   const Key key{rollout.prompt_index, rollout.sample_index};
   if (!dir_.empty()) {
-    absl::Status s = WriteFileAtomically(PathFor(key), ToJson(rollout));
+    absl::Status s = file::WriteFileAtomically(PathFor(key), ToJson(rollout));
     if (!s.ok()) return s;
   }
   in_flight_.erase(key);

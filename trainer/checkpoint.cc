@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "base/crc32c.h"
+#include "base/file.h"
 #include "base/status.h"
 
 namespace ponder::trainer {
@@ -75,12 +76,8 @@ absl::Status WriteManifest(const std::string& dir) {
     PONDER_ASSIGN_OR_RETURN(FileDigest digest, Digest(fs::path(dir) / relative));
     files[relative] = {{"size", digest.size}, {"crc32c", digest.crc32c}};
   }
-  const fs::path path = fs::path(dir) / kManifest;
-  std::ofstream out(path, std::ios::trunc);
-  out << nlohmann::json{{"files", files}}.dump(1) << "\n";
-  out.flush();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write '", path.string(), "'"));
-  return absl::OkStatus();
+  return file::WriteFileAtomically((fs::path(dir) / kManifest).string(),
+                                   nlohmann::json{{"files", files}}.dump(1) + "\n");
 }
 
 absl::Status VerifyManifest(const std::string& dir) {

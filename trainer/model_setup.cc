@@ -1,10 +1,10 @@
 #include "trainer/model_setup.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "model/checkpoint.h"
 #include "model/tokenizer.h"
@@ -69,11 +69,8 @@ absl::Status SaveModelFolder(const model::Decoder& model, const std::string& dir
   if (fs::is_directory(tokenizer_source, ec)) save.tokenizer_dir = tokenizer_source;
   PONDER_RETURN_IF_ERROR(model::SaveHfFolder(model, dir, save));
   if (absl::StartsWith(tokenizer_source, "chars:")) {
-    const fs::path file = fs::path(dir) / model::kCharVocabularyFile;
-    std::ofstream out(file, std::ios::binary | std::ios::trunc);
-    out << tokenizer_source.substr(6);
-    out.close();
-    if (!out) return absl::InternalError(absl::StrCat("cannot write '", file.string(), "'"));
+    PONDER_RETURN_IF_ERROR(file::WriteFileAtomically(
+        (fs::path(dir) / model::kCharVocabularyFile).string(), tokenizer_source.substr(6)));
   }
   return absl::OkStatus();
 }
