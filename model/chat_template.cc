@@ -1,13 +1,13 @@
 #include "model/chat_template.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/file.h"
+#include "base/status.h"
 
 namespace ponder::model {
 namespace {
@@ -71,11 +71,12 @@ absl::StatusOr<ChatTemplate> ChatTemplate::Create(const ChatTemplateOptions& opt
   fs::path dir = fs::is_directory(tokenizer_path, ec) ? fs::path(tokenizer_path)
                                                       : fs::path(tokenizer_path).parent_path();
   fs::path config_path = dir / "tokenizer_config.json";
-  std::ifstream in(config_path);
-  if (!in) return ChatTemplate(ChatFormat::kPlain, options.enable_thinking);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  nlohmann::json config = nlohmann::json::parse(buffer.str(), nullptr, false);
+  absl::StatusOr<std::string> config_text = file::ReadFile(config_path.string());
+  if (absl::IsNotFound(config_text.status())) {
+    return ChatTemplate(ChatFormat::kPlain, options.enable_thinking);
+  }
+  if (!config_text.ok()) return config_text.status();
+  nlohmann::json config = nlohmann::json::parse(*config_text, nullptr, false);
   if (config.is_discarded() || !config.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat(config_path.string(), ": not a JSON object; cannot detect the chat template"));

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "model/internal/mapped_file.h"
 
@@ -248,10 +249,7 @@ absl::StatusOr<SafetensorsCheckpoint> SafetensorsCheckpoint::Open(const std::str
   const std::string single_path = (fs::path(dir) / kSafetensorsFile).string();
   std::error_code ec;
   if (fs::exists(index_path, ec)) {
-    std::ifstream in(index_path);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in && !in.eof())
-      return absl::NotFoundError(absl::StrCat("cannot read '", index_path, "'"));
+    PONDER_ASSIGN_OR_RETURN(const std::string text, file::ReadFile(index_path));
     json index;
     try {
       index = json::parse(text);
@@ -363,11 +361,7 @@ absl::Status WriteSafetensorsFolder(const std::string& dir, const std::vector<Te
   }
   json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
   const std::string index_path = (fs::path(dir) / kSafetensorsIndexFile).string();
-  std::ofstream out(index_path, std::ios::trunc);
-  out << index.dump(2) << "\n";
-  out.flush();
-  if (!out) return absl::DataLossError(absl::StrCat("cannot write '", index_path, "'"));
-  return absl::OkStatus();
+  return file::WriteFileAtomically(index_path, index.dump(2) + "\n");
 }
 
 }  // namespace ponder::model

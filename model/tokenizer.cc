@@ -1,11 +1,12 @@
 #include "model/tokenizer.h"
 
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
+#include "base/status.h"
 #include "model/tokenizer_bpe.h"
 #include "model/tokenizer_char.h"
 #include "model/tokenizer_llama2c.h"
@@ -96,8 +97,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path
     // A model trained on a character vocabulary (the built-in tasks) keeps its alphabet here.
     const fs::path chars = fs::path(path) / kCharVocabularyFile;
     if (fs::exists(chars, ec)) {
-      std::ifstream in(chars, std::ios::binary);
-      std::string alphabet((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      PONDER_ASSIGN_OR_RETURN(const std::string alphabet, file::ReadFile(chars.string()));
       absl::StatusOr<std::unique_ptr<CharTokenizer>> tok = CharTokenizer::Create(alphabet);
       if (!tok.ok()) {
         return absl::InvalidArgumentError(

@@ -3,10 +3,10 @@
 // other component is an Unimplemented error that names it, never silently ignored.
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "model/tokenizer_bpe.h"
 #include "model/tokenizer_utf8.h"
@@ -53,12 +53,9 @@ class BpeLoader {
   }
 
   static absl::StatusOr<Json> ReadJson(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return absl::NotFoundError(absl::StrCat("cannot read tokenizer file '", path, "'"));
-    std::stringstream buffer;
-    buffer << in.rdbuf();
+    PONDER_ASSIGN_OR_RETURN(const std::string text, file::ReadFile(path, "tokenizer file"));
     try {
-      return Json::parse(buffer.str());
+      return Json::parse(text);
     } catch (const Json::parse_error& e) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": not valid JSON (byte ", e.byte, "): ", e.what()));

@@ -3,12 +3,11 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "model/tokenizer_sentencepiece.h"
 
@@ -24,11 +23,7 @@ bool IsBytePiece(const std::string& t) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadLlama2cTokenizer(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read tokenizer file '", path, "'"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string data = buffer.str();
+  PONDER_ASSIGN_OR_RETURN(const std::string data, file::ReadFile(path, "tokenizer file"));
 
   size_t pos = 0;
   auto read_i32 = [&](int32_t* v) {

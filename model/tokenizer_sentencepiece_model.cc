@@ -1,12 +1,11 @@
 // Reads sentencepiece `.model` files with our own schema (model/proto/sentencepiece_model.proto)
 // instead of linking libsentencepiece, whose bundled protobuf clashes with the one gRPC and
 // LibTorch load.
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "model/proto/sentencepiece_model.pb.h"
 #include "model/tokenizer_sentencepiece.h"
@@ -32,11 +31,7 @@ const char* ModelTypeName(int type) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceModel(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read tokenizer file '", path, "'"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string data = buffer.str();
+  PONDER_ASSIGN_OR_RETURN(const std::string data, file::ReadFile(path, "tokenizer file"));
   spm::ModelProto proto;
   if (data.empty() || !proto.ParseFromString(data)) {
     return absl::InvalidArgumentError(
