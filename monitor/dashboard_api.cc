@@ -3,13 +3,12 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/file.h"
 #include "monitor/dashboard.h"
 #include "monitor/downsample.h"
 #include "monitor/sample_query.h"
@@ -312,12 +311,13 @@ HttpResponse Dashboard::Config(const HttpRequest& req) {
   HttpResponse error;
   std::shared_ptr<RunStore> run = RunParam(req, &error);
   if (run == nullptr) return error;
-  std::ifstream in(fs::path(run->dir()) / "config.yaml");
-  if (!in)
+  absl::StatusOr<std::string> text =
+      file::ReadFile((fs::path(run->dir()) / "config.yaml").string(), "run config");
+  if (absl::IsNotFound(text.status())) {
     return HttpResponse::Error(404, absl::StrCat("run '", run->id(), "' has no config.yaml"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return HttpResponse::Json({{"run", run->id()}, {"yaml", RedactTokens(text.str())}});
+  }
+  if (!text.ok()) return FromStatus(text.status());
+  return HttpResponse::Json({{"run", run->id()}, {"yaml", RedactTokens(*text)}});
 }
 
 HttpResponse Dashboard::Workers(const HttpRequest& req) {
@@ -327,11 +327,14 @@ HttpResponse Dashboard::Workers(const HttpRequest& req) {
   if (options_.workers && options_.single_run) {
     return HttpResponse::Json({{"run", run->id()}, {"workers", options_.workers()}});
   }
-  std::ifstream in(fs::path(run->dir()) / "workers.json");
+  // A run that has written no workers.json yet has no workers to show.
+  absl::StatusOr<std::string> text =
+      file::ReadFile((fs::path(run->dir()) / "workers.json").string(), "workers file");
+  if (!text.ok() && !absl::IsNotFound(text.status())) return FromStatus(text.status());
   json workers = json::array();
-  if (in) {
-    json file = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (file.is_object() && file.contains("workers")) workers = file["workers"];
+  if (text.ok()) {
+    json list = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (list.is_object() && list.contains("workers")) workers = list["workers"];
   }
   return HttpResponse::Json({{"run", run->id()}, {"workers", workers}});
 }

@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
+#include "base/status.h"
 
 namespace ponder::monitor {
 namespace fs = std::filesystem;
@@ -34,12 +36,17 @@ void AddMeanStd(Metrics& metrics, const std::string& prefix, const std::vector<d
 
 namespace {
 
-absl::Status AppendLine(const fs::path& path, const std::string& line) {
-  std::ofstream out(path, std::ios::app);
-  out << line << '\n';
-  out.flush();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write '", path.string(), "'"));
-  return absl::OkStatus();
+// The lines of a JSON-lines file, as std::getline gives them (no empty line after the last
+// newline).
+std::vector<std::string_view> Lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    lines.push_back(text.substr(0, end));
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+  return lines;
 }
 
 // JSON has no NaN or infinity; they are written as null so that a bad step stays visible.
@@ -69,20 +76,16 @@ absl::StatusOr<std::unique_ptr<RunDirSink>> RunDirSink::Create(const std::string
           absl::StrCat("cannot remove '", metrics_path.string(), "': ", ec.message()));
     }
   } else if (fs::exists(metrics_path)) {
-    std::ifstream in(metrics_path);
-    std::string kept, line;
-    while (std::getline(in, line)) {
+    PONDER_ASSIGN_OR_RETURN(const std::string text,
+                            file::ReadFile(metrics_path.string(), "metrics file"));
+    std::string kept;
+    for (std::string_view line : Lines(text)) {
       nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
       // A torn last line (the process died mid-write) is dropped like a later step.
       if (record.is_discarded() || !record.contains("step")) continue;
-      if (record["step"].get<int64_t>() <= resume_step) absl::StrAppend(&kept, line, "\n");
+      if (record["step"].get<int64_t>() <= resume_step) kept.append(line).push_back('\n');
     }
-    in.close();
-    const fs::path tmp = metrics_path.string() + ".tmp";
-    std::ofstream(tmp, std::ios::trunc) << kept;
-    fs::rename(tmp, metrics_path, ec);
-    if (ec)
-      return absl::InternalError(absl::StrCat("cannot rewrite '", metrics_path.string(), "'"));
+    PONDER_RETURN_IF_ERROR(file::WriteFileAtomically(metrics_path.string(), kept));
   }
   return std::unique_ptr<RunDirSink>(new RunDirSink(dir));
 }
@@ -92,47 +95,44 @@ absl::Status RunDirSink::Write(int64_t step, const Metrics& metrics) {
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   nlohmann::json record = {
       {"step", step}, {"wall_time", wall_time}, {"metrics", MetricsJson(metrics)}};
-  return AppendLine(fs::path(dir_) / "metrics.jsonl", record.dump());
+  return file::AppendLine((fs::path(dir_) / "metrics.jsonl").string(), record.dump());
 }
 
 namespace {
 
-absl::Status WriteSampleFile(const fs::path& path, const std::vector<SampleRecord>& samples) {
-  std::ofstream out(path, std::ios::trunc);
-  for (const SampleRecord& sample : samples) out << ToJson(sample).dump() << '\n';
-  out.flush();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write '", path.string(), "'"));
-  return absl::OkStatus();
+// One JSON line per record.
+template <typename Record>
+absl::Status WriteRecordFile(const fs::path& path, const std::vector<Record>& records) {
+  std::string text;
+  for (const Record& record : records) absl::StrAppend(&text, ToJson(record).dump(), "\n");
+  return file::WriteFileAtomically(path.string(), text);
 }
 
 }  // namespace
 
 absl::Status RunDirSink::WriteSamples(int64_t step, const std::vector<SampleRecord>& samples) {
-  return WriteSampleFile(fs::path(dir_) / "samples" / absl::StrCat("step_", step, ".jsonl"),
+  return WriteRecordFile(fs::path(dir_) / "samples" / absl::StrCat("step_", step, ".jsonl"),
                          samples);
 }
 
 absl::Status RunDirSink::WriteEvalSamples(int64_t step, const std::vector<SampleRecord>& samples) {
-  return WriteSampleFile(fs::path(dir_) / "samples" / absl::StrCat("eval_step_", step, ".jsonl"),
+  return WriteRecordFile(fs::path(dir_) / "samples" / absl::StrCat("eval_step_", step, ".jsonl"),
                          samples);
 }
 
 absl::Status RunDirSink::WriteTokenDetails(int64_t step,
                                            const std::vector<TokenDetailRecord>& details) {
-  const fs::path path = fs::path(dir_) / "samples" / absl::StrCat("step_", step, "_tokens.jsonl");
-  std::ofstream out(path, std::ios::trunc);
-  for (const TokenDetailRecord& d : details) out << ToJson(d).dump() << '\n';
-  out.flush();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write '", path.string(), "'"));
-  return absl::OkStatus();
+  return WriteRecordFile(fs::path(dir_) / "samples" / absl::StrCat("step_", step, "_tokens.jsonl"),
+                         details);
 }
 
 absl::StatusOr<std::map<int64_t, Metrics>> ReadMetricsFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
+  PONDER_ASSIGN_OR_RETURN(const std::string text, file::ReadFile(path, "metrics file"));
+  const std::vector<std::string_view> lines = Lines(text);
   std::map<int64_t, Metrics> out;
-  std::string line;
-  for (int line_no = 1; std::getline(in, line); ++line_no) {
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string_view line = lines[i];
+    const size_t line_no = i + 1;
     nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (record.is_discarded() || !record.is_object() || !record.contains("step") ||
         !record["step"].is_number_integer() || !record.contains("metrics") ||

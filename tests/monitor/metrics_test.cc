@@ -103,5 +103,33 @@ TEST(RunDirSinkTest, BadInputsNameTheFile) {
   EXPECT_THAT(std::string(sink.status().message()), HasSubstr("cannot create run directory"));
 }
 
+// A write that fails (here the target is a directory, so that running as root does not hide
+// it) reaches the caller with the path and the system's reason.
+TEST(RunDirSinkTest, FailedWritesNameThePath) {
+  std::string dir = FreshDir("failed_writes");
+  auto sink = RunDirSink::Create(dir);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  std::filesystem::create_directories(dir + "/metrics.jsonl");
+  absl::Status metrics = (*sink)->Write(1, {{"x", 1}});
+  ASSERT_FALSE(metrics.ok());
+  EXPECT_EQ(metrics.message(), "cannot append to '" + dir + "/metrics.jsonl': Is a directory");
+
+  std::filesystem::create_directories(dir + "/samples/step_1.jsonl.tmp");
+  absl::Status samples = (*sink)->WriteSamples(1, {SampleRecord{}});
+  ASSERT_FALSE(samples.ok());
+  EXPECT_EQ(samples.message(),
+            "cannot write '" + dir + "/samples/step_1.jsonl.tmp': Is a directory");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/samples/step_1.jsonl"));
+}
+
+TEST(RunDirSinkTest, ResumeThatCannotReadTheMetricsFileFails) {
+  std::string dir = FreshDir("resume_unreadable");
+  std::filesystem::create_directories(dir + "/metrics.jsonl");
+  auto sink = RunDirSink::Create(dir, /*resume_step=*/2);
+  ASSERT_FALSE(sink.ok());
+  EXPECT_THAT(std::string(sink.status().message()),
+              HasSubstr("cannot read metrics file '" + dir + "/metrics.jsonl'"));
+}
+
 }  // namespace
 }  // namespace ponder::monitor
