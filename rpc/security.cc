@@ -4,28 +4,22 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 
 namespace ponder::rpc {
 namespace {
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read the TLS ", what, " file '", path, "'"));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  if (text.str().find("-----BEGIN") == std::string::npos) {
+  absl::StatusOr<std::string> text = file::ReadFile(path, absl::StrCat("the TLS ", what, " file"));
+  if (!text.ok()) return absl::InvalidArgumentError(text.status().message());
+  if (text->find("-----BEGIN") == std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("the TLS ", what, " file '", path, "' is not PEM (no -----BEGIN line)"));
   }
-  return text.str();
+  return *std::move(text);
 }
 
 int64_t NowMs() {
