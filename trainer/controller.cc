@@ -11,10 +11,10 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "model/device_memory.h"
 #include "monitor/metrics.h"
@@ -43,14 +43,6 @@ namespace {
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
-absl::Status WriteText(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.flush();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write '", path.string(), "'"));
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -144,7 +136,8 @@ absl::Status Controller::Impl::Setup(const JobConfig& job, const ControllerOptio
   // (reward.token or $PONDER_REWARD_TOKEN) when resuming.
   JobConfig written = job_;
   written.reward.token.clear();
-  return WriteText(fs::path(job.run.dir) / "config.yaml", config::ToYaml(written));
+  return file::WriteFileAtomically((fs::path(job.run.dir) / "config.yaml").string(),
+                                   config::ToYaml(written));
 }
 
 absl::Status Controller::Impl::JoinRanks() {

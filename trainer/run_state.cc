@@ -6,11 +6,10 @@
 #include <torch/serialize.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "model/checkpoint.h"
 #include "trainer/batch_json.h"
@@ -23,22 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-absl::Status WriteText(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.flush();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write '", path.string(), "'"));
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadText(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path.string(), "'"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 absl::Status CopyTree(const fs::path& from, const fs::path& to) {
   std::error_code ec;
@@ -99,7 +82,7 @@ absl::Status LoadTorchState(const fs::path& dir, const CheckpointedParts& parts)
 
 // The state.json fields of RunState, and the parts' own states.
 absl::StatusOr<RunState> LoadStateJson(const fs::path& path, const CheckpointedParts& parts) {
-  PONDER_ASSIGN_OR_RETURN(std::string text, ReadText(path));
+  PONDER_ASSIGN_OR_RETURN(std::string text, file::ReadFile(path.string(), "checkpoint file"));
   json state = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (state.is_discarded() || !state.is_object()) {
     return absl::DataLossError(absl::StrCat("'", path.string(), "' is not JSON"));
@@ -141,10 +124,11 @@ absl::Status SaveRunState(const JobConfig& job, const RunState& state,
     PONDER_RETURN_IF_ERROR(CopyTree(parts.partial_rollouts_dir, dir / "partial_rollouts"));
   }
   if (!state.in_flight.empty()) {
-    PONDER_RETURN_IF_ERROR(
-        WriteText(dir / "in_flight.json", BatchesToJson(state.in_flight).dump() + "\n"));
+    PONDER_RETURN_IF_ERROR(file::WriteFileAtomically((dir / "in_flight.json").string(),
+                                                     BatchesToJson(state.in_flight).dump() + "\n"));
   }
-  PONDER_RETURN_IF_ERROR(WriteText(dir / "state.json", StateJson(state, parts).dump(1) + "\n"));
+  PONDER_RETURN_IF_ERROR(file::WriteFileAtomically((dir / "state.json").string(),
+                                                   StateJson(state, parts).dump(1) + "\n"));
   PONDER_RETURN_IF_ERROR(CommitCheckpoint(run_dir, dir.string(), state.step, job.checkpoint.keep));
   spdlog::info("saved checkpoint {}", CheckpointDir(run_dir, state.step));
   return absl::OkStatus();
@@ -155,7 +139,8 @@ absl::StatusOr<RunState> RestoreRunState(const JobConfig& job, const std::string
   const fs::path dir = checkpoint;
   PONDER_ASSIGN_OR_RETURN(RunState state, LoadStateJson(dir / "state.json", parts));
   if (fs::exists(dir / "in_flight.json")) {
-    PONDER_ASSIGN_OR_RETURN(std::string text, ReadText(dir / "in_flight.json"));
+    PONDER_ASSIGN_OR_RETURN(std::string text,
+                            file::ReadFile((dir / "in_flight.json").string(), "checkpoint file"));
     json batches = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (batches.is_discarded()) {
       return absl::DataLossError(
@@ -187,7 +172,7 @@ absl::StatusOr<std::string> ResumeCheckpoint(const std::string& run_dir) {
 
 absl::StatusOr<int64_t> RestoreLearnerState(const std::string& checkpoint, Learner* learner) {
   const fs::path path = fs::path(checkpoint) / "state.json";
-  PONDER_ASSIGN_OR_RETURN(std::string text, ReadText(path));
+  PONDER_ASSIGN_OR_RETURN(std::string text, file::ReadFile(path.string(), "checkpoint file"));
   json state = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (state.is_discarded() || !state.is_object()) {
     return absl::DataLossError(absl::StrCat("'", path.string(), "' is not JSON"));

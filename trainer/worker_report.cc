@@ -1,9 +1,8 @@
 #include "trainer/worker_report.h"
 
 #include <filesystem>
-#include <fstream>
 
-#include "absl/strings/str_cat.h"
+#include "base/file.h"
 
 namespace ponder::trainer {
 
@@ -60,18 +59,9 @@ absl::Status WriteWorkersFile(const std::string& run_dir, int64_t step,
   namespace fs = std::filesystem;
   nlohmann::json list = nlohmann::json::array();
   for (const rpc::WorkerStatus& w : workers) list.push_back(WorkerJson(w));
-  const fs::path path = fs::path(run_dir) / "workers.json";
-  const fs::path tmp = fs::path(run_dir) / "workers.json.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << nlohmann::json{{"step", step}, {"workers", list}}.dump(1) << "\n";
-    out.flush();
-    if (!out) return absl::InternalError(absl::StrCat("cannot write '", tmp.string(), "'"));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot write '", path.string(), "'"));
-  return absl::OkStatus();
+  return file::WriteFileAtomically(
+      (fs::path(run_dir) / "workers.json").string(),
+      nlohmann::json{{"step", step}, {"workers", list}}.dump(1) + "\n");
 }
 
 }  // namespace ponder::trainer

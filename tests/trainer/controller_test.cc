@@ -361,6 +361,16 @@ TEST_F(TrainTest, AMissingModelFolderIsNamed) {
   EXPECT_THAT(r.err, HasSubstr(Path("no_such_model")));
 }
 
+// A run directory the run cannot write to stops the run with the path and the reason (the
+// target is a directory, so that running as root does not hide the failure).
+TEST_F(TrainTest, AFailedWriteInTheRunDirectoryStopsTheRun) {
+  fs::create_directories(fs::path(Path("run")) / "config.yaml.tmp");
+  pt::CommandResult r = Train("run", "");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err,
+              HasSubstr("cannot write '" + Path("run") + "/config.yaml.tmp': Is a directory"));
+}
+
 // ---- Backends ----------------------------------------------------------------------------
 
 TEST_F(TrainTest, InProcessAndGrpcBackendsGiveTheSameMetrics) {
