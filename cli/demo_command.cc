@@ -203,8 +203,10 @@ absl::StatusOr<std::unique_ptr<DemoDashboard>> ServeDashboard(const std::string&
   if (!server.ok()) return server.status();
   auto out = std::make_unique<DemoDashboard>();
   out->server = *std::move(server);
+  monitor::DashboardOptions options;
+  options.runs = dir;
   absl::StatusOr<std::unique_ptr<monitor::Dashboard>> dashboard =
-      monitor::Dashboard::Create(out->server.get(), {.runs = dir});
+      monitor::Dashboard::Create(out->server.get(), options);
   if (!dashboard.ok()) return dashboard.status();
   out->dashboard = *std::move(dashboard);
   out->server->Start();

@@ -99,7 +99,9 @@ class ForkServer : public ::testing::Test {
     EXPECT_FALSE(b->fork_server) << what;
     EXPECT_EQ(VerdictName(a->verdict), VerdictName(b->verdict)) << what << a->message;
     EXPECT_EQ(a->signal, b->signal) << what;
-    if (b->signal == 0) EXPECT_EQ(a->exit_code, b->exit_code) << what;
+    if (b->signal == 0) {
+      EXPECT_EQ(a->exit_code, b->exit_code) << what;
+    }
     EXPECT_EQ(a->stdout_text, b->stdout_text) << what;
     EXPECT_EQ(a->stderr_text, b->stderr_text) << what;
   }
