@@ -156,17 +156,25 @@ TEST(RewardCommandTest, ServesUntilSignalled) {
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 
+// The first two lines of `ponder reward --listen 127.0.0.1:0 monitor.http.port=0`: the gRPC
+// address it listens on and the port of its /metrics.
+void ReadAddresses(testing::ChildProcess& server, std::string* address, int* port) {
+  std::string line = server.ReadLine(std::chrono::seconds(30));
+  ASSERT_THAT(line, HasSubstr("ponder reward listening on 127.0.0.1:"));
+  *address = line.substr(line.find("127.0.0.1:"));
+  *address = address->substr(0, address->find(' '));
+  line = server.ReadLine(std::chrono::seconds(30));
+  ASSERT_THAT(line, HasSubstr("ponder reward: metrics at http://127.0.0.1:"));
+  *port = std::stoi(line.substr(line.rfind(':') + 1));
+}
+
 TEST(RewardCommandTest, ServesPrometheusMetricsWithMonitorHttp) {
   testing::ChildProcess server;
   ASSERT_TRUE(server.Start({Ponder(), "reward", "--listen", "127.0.0.1:0", "monitor.http.port=0",
                             "reward.timeout_s=30"}));
-  std::string line = server.ReadLine(std::chrono::seconds(30));
-  ASSERT_THAT(line, HasSubstr("ponder reward listening on 127.0.0.1:"));
-  std::string address = line.substr(line.find("127.0.0.1:"));
-  address = address.substr(0, address.find(' '));
-  line = server.ReadLine(std::chrono::seconds(30));
-  ASSERT_THAT(line, HasSubstr("ponder reward: metrics at http://127.0.0.1:"));
-  const int port = std::stoi(line.substr(line.rfind(':') + 1));
+  std::string address;
+  int port = 0;
+  ASSERT_NO_FATAL_FAILURE(ReadAddresses(server, &address, &port));
 
   RewardClientOptions client;
   client.addresses = {address};
@@ -214,13 +222,9 @@ TEST(RewardCommandTest, CountsRefusedCallsAndSaysNotServingBeforeItStops) {
   ASSERT_TRUE(server.Start(
       {Ponder(), "reward", "--listen", "127.0.0.1:0", "--drain", "600", "monitor.http.port=0"},
       {"PONDER_REWARD_TOKEN=abc"}));
-  std::string line = server.ReadLine(std::chrono::seconds(30));
-  ASSERT_THAT(line, HasSubstr("ponder reward listening on 127.0.0.1:"));
-  std::string address = line.substr(line.find("127.0.0.1:"));
-  address = address.substr(0, address.find(' '));
-  line = server.ReadLine(std::chrono::seconds(30));
-  ASSERT_THAT(line, HasSubstr("ponder reward: metrics at http://127.0.0.1:"));
-  const int port = std::stoi(line.substr(line.rfind(':') + 1));
+  std::string address;
+  int port = 0;
+  ASSERT_NO_FATAL_FAILURE(ReadAddresses(server, &address, &port));
 
   RewardClientOptions client;
   client.addresses = {address};
