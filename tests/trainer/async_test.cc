@@ -18,25 +18,7 @@ namespace pt = ponder::testing;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-class AsyncTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = "/tmp/ponder_async_test_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  std::string Path(const std::string& name) const { return (fs::path(root_) / name).string(); }
-  pt::CommandResult Train(const std::string& run, const std::string& overrides) const {
-    return pt::RunCommand(absl::StrCat(pt::Ponder(), " train --config ", pt::TinyConfig(),
-                                       " run.dir=", Path(run), " ", overrides));
-  }
-
-  std::string root_;
-};
+class AsyncTest : public pt::TrainRunTest {};
 
 // The oldest version among a sample's tokens, and how many versions made them.
 std::pair<int64_t, size_t> OldestAndSpan(const json& sample) {

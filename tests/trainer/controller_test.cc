@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "tests/testing.h"
+#include "tests/trainer/train_testing.h"
 
 extern char** environ;
 
@@ -31,63 +32,14 @@ namespace {
 namespace fs = std::filesystem;
 namespace pt = ponder::testing;
 using nlohmann::json;
+using pt::DeterministicMetrics;
+using pt::Ponder;
+using pt::ReadJsonLines;
+using pt::TinyConfig;
+using pt::TrainArgs;
 using ::testing::HasSubstr;
 
-std::string Ponder() { return pt::BinaryPath("cli/ponder"); }
-std::string TinyConfig() { return pt::SourcePath("configs/tiny.yaml"); }
-
-// A fresh directory per test, removed afterwards.
-class TrainTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = "/tmp/ponder_train_test_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-
-  std::string Path(const std::string& name) const { return (fs::path(root_) / name).string(); }
-
-  void Write(const std::string& name, const std::string& text) const {
-    std::ofstream(Path(name), std::ios::binary) << text;
-  }
-
-  // `ponder train --config configs/tiny.yaml run.dir=ROOT/<run> <overrides>`.
-  pt::CommandResult Train(const std::string& run, const std::string& overrides,
-                          const std::string& config = TinyConfig()) const {
-    return pt::RunCommand(
-        absl::StrCat(Ponder(), " train --config ", config, " run.dir=", Path(run), " ", overrides));
-  }
-
-  std::string root_;
-};
-
-std::vector<json> ReadJsonLines(const std::string& path) {
-  std::vector<json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(json::parse(line));
-  }
-  return out;
-}
-
-// The metrics lines of a run, keyed by step, with the entries that depend on the clock
-// (timing/*, perf/*, wall_time) removed. Lines of one step (training, evaluation) are merged.
-std::map<int64_t, json> DeterministicMetrics(const std::string& run_dir) {
-  std::map<int64_t, json> out;
-  for (const json& line : ReadJsonLines(run_dir + "/metrics.jsonl")) {
-    json& merged = out[line.at("step").get<int64_t>()];
-    for (const auto& [name, value] : line.at("metrics").items()) {
-      if (absl::StartsWith(name, "timing/") || absl::StartsWith(name, "perf/")) continue;
-      merged[name] = value;
-    }
-  }
-  return out;
-}
+class TrainTest : public pt::TrainRunTest {};
 
 // ---- The run directory -------------------------------------------------------------------
 
@@ -160,15 +112,6 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& stderr_path
   if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
   posix_spawn_file_actions_destroy(&actions);
   return pid;
-}
-
-std::vector<std::string> TrainArgs(const std::string& run_dir, const std::string& overrides) {
-  std::vector<std::string> args = {Ponder(), "train", "--config", TinyConfig(),
-                                   "run.dir=" + run_dir};
-  for (absl::string_view o : absl::StrSplit(overrides, ' ', absl::SkipEmpty())) {
-    args.emplace_back(std::string(o));
-  }
-  return args;
 }
 
 TEST_F(TrainTest, ResumeAfterSigkillIsExact) {

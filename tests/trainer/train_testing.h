@@ -3,12 +3,14 @@
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "tests/testing.h"
 
@@ -100,5 +103,36 @@ inline int WaitExit(pid_t pid, std::chrono::seconds timeout) {
   }
   return -1;
 }
+
+// A fresh directory per test, removed afterwards, and `ponder train` runs in it.
+class TrainRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = "/tmp/ponder_train_test_XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    root_ = pattern;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+
+  std::string Path(const std::string& name) const {
+    return (std::filesystem::path(root_) / name).string();
+  }
+
+  void Write(const std::string& name, const std::string& text) const {
+    std::ofstream(Path(name), std::ios::binary) << text;
+  }
+
+  // `ponder train --config configs/tiny.yaml run.dir=ROOT/<run> <overrides>`.
+  CommandResult Train(const std::string& run, const std::string& overrides,
+                      const std::string& config = TinyConfig()) const {
+    return RunCommand(
+        absl::StrCat(Ponder(), " train --config ", config, " run.dir=", Path(run), " ", overrides));
+  }
+
+  std::string root_;
+};
 
 }  // namespace ponder::testing
